@@ -1,0 +1,166 @@
+import type { NormalizedEvent, Outcome, RunFields, RunStatus, StepInput } from '../model.ts';
+
+/**
+ * A run's summary, folded from its events. Pure: the same events on the same state give the same
+ * result, which is what makes retries and concurrent writers converge (see shared/ingest/apply.ts).
+ *
+ * Money is kept as integer nano-dollars so that sums, and the subtractions made when a run moves
+ * between rollup cells, are exact.
+ */
+export interface StepCounters {
+  costNanos: number;
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  unpricedTokens: number;
+  llmCalls: number;
+  toolCalls: number;
+  errors: number;
+}
+export const STEP_COUNTER_NAMES = [
+  'costNanos', 'inputTokens', 'outputTokens', 'cacheReadTokens', 'cacheWriteTokens',
+  'unpricedTokens', 'llmCalls', 'toolCalls', 'errors',
+] as const satisfies readonly (keyof StepCounters)[];
+
+export interface RunState extends StepCounters {
+  runId: string;
+  traceId?: string;
+  agent?: string;
+  repo?: string;
+  branch?: string;
+  commit?: string;
+  status: RunStatus;
+  outcome?: Outcome;
+  startedAt: number;
+  endedAt?: number;
+  /** set when a run event or a root span decided the end; otherwise endedAt is the latest event */
+  ended: boolean;
+  models: string[];
+  redactions: number;
+  attributes: Record<string, unknown>;
+  /**
+   * Step counters by 5-minute slot and model (`<slotMs>|<model or *>`): what the run has put into the
+   * time-bucketed cells, kept so that it can be moved when the run's repo, agent, branch or outcome
+   * becomes known later (the root span may arrive last).
+   */
+  contrib: Record<string, number[]>;
+}
+
+/** An event after redaction and pricing: what the aggregation consumes. */
+export type PricedEvent = NormalizedEvent & {
+  /** secrets replaced in this event (all its strings) */
+  redactions: number;
+  /** for steps: the cost that stands (client's or computed), in nano-dollars; undefined when unpriced */
+  costNanos?: number;
+  unpricedTokens?: number;
+};
+
+export const SLOT_MS = 5 * 60_000;
+export const slotOf = (ms: number) => Math.floor(ms / SLOT_MS) * SLOT_MS;
+
+export function emptyCounters(): StepCounters {
+  return { costNanos: 0, inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, unpricedTokens: 0, llmCalls: 0, toolCalls: 0, errors: 0 };
+}
+
+function eventTime(e: NormalizedEvent): number {
+  return e.type === 'step' ? e.step.startedAt : e.at;
+}
+function eventEnd(e: NormalizedEvent): number {
+  return e.type === 'step' ? Math.max(e.step.endedAt ?? e.step.startedAt, e.step.startedAt) : e.at;
+}
+
+/** The model key a step's counters are filed under: its model, `unknown` for a model call without one, `*` otherwise. */
+export function stepModelKey(step: StepInput): string {
+  if (step.model) return step.model;
+  return step.kind === 'llm' ? 'unknown' : '*';
+}
+
+export function stepCounters(e: PricedEvent & { type: 'step' }): StepCounters {
+  const u = e.step.usage ?? {};
+  return {
+    costNanos: e.costNanos ?? 0,
+    inputTokens: u.inputTokens ?? 0,
+    outputTokens: u.outputTokens ?? 0,
+    cacheReadTokens: u.cacheReadTokens ?? 0,
+    cacheWriteTokens: u.cacheWriteTokens ?? 0,
+    unpricedTokens: e.unpricedTokens ?? 0,
+    llmCalls: e.step.kind === 'llm' ? 1 : 0,
+    toolCalls: e.step.kind === 'tool' ? 1 : 0,
+    errors: e.step.status === 'error' ? 1 : 0,
+  };
+}
+
+function addInto(target: Record<string, number[]>, key: string, c: StepCounters): void {
+  const cur = target[key] ?? STEP_COUNTER_NAMES.map(() => 0);
+  STEP_COUNTER_NAMES.forEach((name, i) => {
+    cur[i] = cur[i]! + c[name];
+  });
+  target[key] = cur;
+}
+
+/** Explicit values (run events, root spans) replace; fields seen on other events only fill blanks. */
+function mergeFields(s: RunState, f: RunFields, explicit: boolean): void {
+  for (const k of ['agent', 'repo', 'branch', 'commit', 'traceId', 'outcome'] as const) {
+    const v = f[k];
+    if (v === undefined || v === '') continue;
+    if (explicit || s[k] === undefined) (s as unknown as Record<string, unknown>)[k] = v;
+  }
+  if (f.startedAt !== undefined) s.startedAt = Math.min(s.startedAt, f.startedAt);
+  if (f.endedAt !== undefined) {
+    s.endedAt = Math.max(s.endedAt ?? f.endedAt, f.endedAt);
+    s.ended = true;
+  }
+  if (f.status !== undefined && (explicit || s.status === 'running')) {
+    s.status = f.status;
+    if (f.status !== 'running') s.ended = true;
+  }
+  if (f.attributes) s.attributes = { ...s.attributes, ...f.attributes };
+}
+
+export function newRunState(runId: string, firstEventAt: number): RunState {
+  return {
+    runId,
+    status: 'running',
+    startedAt: firstEventAt,
+    ended: false,
+    models: [],
+    redactions: 0,
+    attributes: {},
+    contrib: {},
+    ...emptyCounters(),
+  };
+}
+
+/** Folds new (already de-duplicated) events into a run. Returns a new state; `prev` is not modified. */
+export function applyEvents(prev: RunState | undefined, runId: string, events: readonly PricedEvent[]): RunState {
+  const first = Math.min(...events.map(eventTime));
+  const s: RunState = prev
+    ? { ...prev, models: [...prev.models], attributes: { ...prev.attributes }, contrib: structuredClone(prev.contrib) }
+    : newRunState(runId, first);
+  let latest = s.endedAt ?? s.startedAt;
+  for (const e of events) {
+    s.redactions += e.redactions;
+    s.startedAt = Math.min(s.startedAt, eventTime(e));
+    latest = Math.max(latest, eventEnd(e));
+    if (e.run) mergeFields(s, e.run, e.type === 'run');
+    if (e.type === 'step') {
+      const c = stepCounters(e as PricedEvent & { type: 'step' });
+      for (const name of STEP_COUNTER_NAMES) s[name] += c[name];
+      if (e.step.model && !s.models.includes(e.step.model)) s.models.push(e.step.model);
+      addInto(s.contrib, `${slotOf(e.step.endedAt ?? e.step.startedAt)}|${stepModelKey(e.step)}`, c);
+    } else if (e.type === 'log' && e.level === 'error') {
+      const c = { ...emptyCounters(), errors: 1 };
+      s.errors += 1;
+      addInto(s.contrib, `${slotOf(e.at)}|*`, c);
+    }
+  }
+  // a run with no end signal reaches as far as its latest event
+  if (!s.ended || s.endedAt === undefined) s.endedAt = latest;
+  s.models.sort();
+  return s;
+}
+
+export function durationMs(s: RunState): number | undefined {
+  return s.endedAt === undefined ? undefined : Math.max(0, s.endedAt - s.startedAt);
+}

@@ -1,0 +1,135 @@
+import { createHash } from 'node:crypto';
+import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import type { Stores } from '../store/clients.ts';
+import { ControlTable, type AlertRule, type Tenant } from '../store/control-table.ts';
+import { readSlotCells, type Cell } from '../store/rollups-table.ts';
+import { alertPut, alertSortKey, getRuleStates, listAlerts, ruleStatePut, type AlertPayload } from '../store/alerts-table.ts';
+import { binUpperMs } from '../aggregate/cells.ts';
+import { SLOT_MS } from '../aggregate/run-state.ts';
+import { crosses, isWindowMetric } from './rules.ts';
+import type { DeliveryMessage } from './queue.ts';
+
+/**
+ * Windowed tenant rules, evaluated every minute from the 5-minute slot cells (never by scanning runs).
+ * A window covers the slots that overlap [now − window, now]. A rule that starts to hold sends
+ * `alert.firing`, one that stops holding sends `alert.resolved`, and nothing repeats while it holds:
+ * the rule's state moves with a conditional write, in the same transaction as the alert event.
+ */
+const WINDOW_MS: Record<string, number> = { '5m': 5 * 60_000, '1h': 3_600_000, '24h': 86_400_000 };
+/** Deliveries pending this long after their last attempt were lost on the way to the queue. */
+const STALE_PENDING_MS = 16 * 60_000;
+
+export function windowValue(rule: AlertRule, cells: readonly Cell[], now: number): number {
+  const from = now - WINDOW_MS[rule.window ?? '5m']!;
+  const f = rule.filters ?? {};
+  const inWindow = cells.filter(
+    (c) =>
+      Number(c.period) + SLOT_MS > from &&
+      Number(c.period) <= now &&
+      (f.repo === undefined || c.dims.repo === f.repo) &&
+      (f.agent === undefined || c.dims.agent === f.agent) &&
+      (f.branch === undefined || c.dims.branch === f.branch),
+  );
+  // run counters sit in the `*` cell and in each used model's cell; cost sits under the step's model
+  const runCells = inWindow.filter((c) => (f.model === undefined ? c.dims.model === '*' : c.dims.model === f.model));
+  const sum = (cs: readonly Cell[], k: string) => cs.reduce((a, c) => a + (c.counters[k] ?? 0), 0);
+  switch (rule.metric) {
+    case 'cost_usd':
+      return sum(f.model === undefined ? inWindow : runCells, 'costNanos') / 1e9;
+    case 'runs_failed':
+      return sum(runCells, 'failed');
+    case 'error_rate': {
+      const finished = sum(runCells, 'finished');
+      return finished === 0 ? 0 : sum(runCells, 'failed') / finished;
+    }
+    case 'p95_run_duration_ms': {
+      const bins = new Map<number, number>();
+      for (const c of runCells) for (const [k, v] of Object.entries(c.counters)) if (k.startsWith('h')) bins.set(Number(k.slice(1)), (bins.get(Number(k.slice(1))) ?? 0) + v);
+      const total = [...bins.values()].reduce((a, b) => a + b, 0);
+      if (total === 0) return 0;
+      let seen = 0;
+      for (const bin of [...bins.keys()].sort((a, b) => a - b)) {
+        seen += bins.get(bin)!;
+        if (seen >= 0.95 * total) return binUpperMs(bin);
+      }
+      return 0;
+    }
+    default:
+      return 0;
+  }
+}
+
+export async function evaluateTenant(s: Stores, tenant: Tenant, rules: readonly AlertRule[], now: number): Promise<DeliveryMessage[]> {
+  const windowed = rules.filter((r) => isWindowMetric(r.metric));
+  if (windowed.length === 0) return [];
+  const longest = Math.max(...windowed.map((r) => WINDOW_MS[r.window ?? '5m']!));
+  const [cells, states] = await Promise.all([
+    readSlotCells(s, tenant.tenantId, Math.floor((now - longest) / SLOT_MS) * SLOT_MS, now + 1),
+    getRuleStates(s, tenant.tenantId),
+  ]);
+  const out: DeliveryMessage[] = [];
+  for (const rule of windowed) {
+    const value = windowValue(rule, cells, now);
+    const holds = crosses(rule.op, value, rule.threshold);
+    const state = states.get(rule.ruleId);
+    const firing = state?.firing ?? false;
+    if (holds === firing) continue;
+    const type = holds ? 'alert.firing' : 'alert.resolved';
+    const firedAt = new Date(now).toISOString();
+    const payload: AlertPayload = {
+      id: `al_${createHash('sha256').update(`${rule.ruleId}|${type}|${firedAt}`).digest('hex').slice(0, 24)}`,
+      type,
+      tenantId: tenant.tenantId,
+      rule: { ruleId: rule.ruleId, name: rule.name, metric: rule.metric, op: rule.op, threshold: rule.threshold },
+      value,
+      window: rule.window,
+      firedAt,
+    };
+    const ttl = Math.ceil((now + tenant.retentionDays * 86_400_000) / 1000);
+    try {
+      await s.ddb.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            ruleStatePut(s, tenant.tenantId, rule.ruleId, { firing: holds, since: firedAt, value }, state ? state.firing : undefined),
+            alertPut(s, payload, [rule.webhookId], ttl),
+          ] as never,
+        }),
+      );
+      out.push({ tenantId: tenant.tenantId, sk: alertSortKey(payload), webhookId: rule.webhookId });
+    } catch (err) {
+      // another evaluator moved the state first: its alert is the one that goes out
+      if ((err as Error).name !== 'TransactionCanceledException') throw err;
+    }
+  }
+  return out;
+}
+
+/** Pending deliveries of the last day whose queue message was lost (crash between commit and send). */
+export async function stalePendingDeliveries(s: Stores, tenantId: string, now: number): Promise<DeliveryMessage[]> {
+  const since = new Date(now - 86_400_000).toISOString();
+  const out: DeliveryMessage[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await listAlerts(s, tenantId, 200, start as never, since);
+    for (const a of page.items) {
+      for (const d of Object.values(a.deliveries)) {
+        const last = Date.parse(d.lastAttemptAt ?? a.payload.firedAt);
+        if (d.status === 'pending' && now - last > STALE_PENDING_MS) out.push({ tenantId, sk: a.sk, webhookId: d.webhookId });
+      }
+    }
+    start = page.lastKey;
+  } while (start);
+  return out;
+}
+
+export async function evaluateAll(s: Stores, now: number): Promise<DeliveryMessage[]> {
+  const control = new ControlTable(s);
+  const out: DeliveryMessage[] = [];
+  for (const tenant of await control.listTenants()) {
+    const rules = await control.listRules(tenant.tenantId);
+    if (rules.length === 0) continue;
+    out.push(...(await evaluateTenant(s, tenant, rules, now)));
+    out.push(...(await stalePendingDeliveries(s, tenant.tenantId, now)));
+  }
+  return out;
+}

@@ -1,0 +1,107 @@
+import { z } from 'zod';
+import { operatorProcedure, router, tenantIdSchema } from '../trpc.ts';
+import { issueSecret, newId } from '../../auth/secrets.ts';
+import { NotFoundError } from '../../errors.ts';
+
+/** Operator procedures: tenants, tenant keys, consultants and their grants. */
+const publicTenant = (t: { tenantId: string; name: string; retentionDays: number }) => ({
+  tenantId: t.tenantId,
+  name: t.name,
+  retentionDays: t.retentionDays,
+});
+
+export const adminRouter = router({
+  tenants: router({
+    create: operatorProcedure
+      .input(
+        z.strictObject({
+          name: z.string().trim().min(1).max(200),
+          retentionDays: z.number().int().min(1).max(365).default(14),
+          redactEmails: z.boolean().default(true),
+        }),
+      )
+      .mutation(async ({ ctx, input }) => {
+        const tenant = {
+          tenantId: `tn_${newId(9)}`,
+          name: input.name,
+          retentionDays: input.retentionDays,
+          redactEmails: input.redactEmails,
+          createdAt: new Date(ctx.now()).toISOString(),
+        };
+        await ctx.control.putTenant(tenant);
+        return publicTenant(tenant);
+      }),
+    list: operatorProcedure.input(z.strictObject({}).optional()).query(async ({ ctx }) => ({
+      items: (await ctx.control.listTenants()).map(publicTenant),
+    })),
+  }),
+  keys: router({
+    create: operatorProcedure
+      .input(
+        z.strictObject({
+          tenantId: tenantIdSchema,
+          scopes: z.array(z.enum(['ingest', 'read'])).min(1).max(2).transform((s) => [...new Set(s)]),
+          label: z.string().max(200).optional(),
+        }),
+      )
+      .mutation(async ({ ctx, input }) => {
+        if (!(await ctx.control.getTenant(input.tenantId))) throw new NotFoundError(`no tenant ${input.tenantId}`);
+        const { id, secret, hash } = issueSecret('tenantKey');
+        await ctx.control.putKey({
+          keyId: id,
+          tenantId: input.tenantId,
+          scopes: input.scopes,
+          hash,
+          label: input.label,
+          createdAt: new Date(ctx.now()).toISOString(),
+        });
+        return { keyId: id, key: secret };
+      }),
+    revoke: operatorProcedure.input(z.strictObject({ keyId: z.string().min(1).max(64) })).mutation(async ({ ctx, input }) => {
+      if (!(await ctx.control.revokeKey(input.keyId, new Date(ctx.now()).toISOString()))) throw new NotFoundError(`no key ${input.keyId}`);
+      return { revoked: true as const };
+    }),
+  }),
+  consultants: router({
+    create: operatorProcedure
+      .input(z.strictObject({ name: z.string().trim().min(1).max(200), tenantIds: z.array(tenantIdSchema).max(1000) }))
+      .mutation(async ({ ctx, input }) => {
+        await assertTenantsExist(ctx.control, input.tenantIds);
+        const { id, secret, hash } = issueSecret('consultant');
+        await ctx.control.putConsultant({
+          consultantId: id,
+          name: input.name,
+          hash,
+          tenantIds: [...new Set(input.tenantIds)],
+          createdAt: new Date(ctx.now()).toISOString(),
+        });
+        return { consultantId: id, token: secret };
+      }),
+    grant: operatorProcedure
+      .input(z.strictObject({ consultantId: z.string().min(1).max(64), tenantIds: z.array(tenantIdSchema).min(1).max(1000) }))
+      .mutation(async ({ ctx, input }) => {
+        await assertTenantsExist(ctx.control, input.tenantIds);
+        const c = await ctx.control.getConsultant(input.consultantId);
+        if (!c) throw new NotFoundError(`no consultant ${input.consultantId}`);
+        const next = [...new Set([...(c.tenantIds ?? []), ...input.tenantIds])];
+        const tenantIds = await ctx.control.setGrants(input.consultantId, next);
+        return { consultantId: input.consultantId, tenantIds: tenantIds ?? next };
+      }),
+    revoke: operatorProcedure
+      .input(z.strictObject({ consultantId: z.string().min(1).max(64), tenantIds: z.array(tenantIdSchema).min(1).max(1000) }))
+      .mutation(async ({ ctx, input }) => {
+        const c = await ctx.control.getConsultant(input.consultantId);
+        if (!c) throw new NotFoundError(`no consultant ${input.consultantId}`);
+        const drop = new Set(input.tenantIds);
+        const next = (c.tenantIds ?? []).filter((t) => !drop.has(t));
+        const tenantIds = await ctx.control.setGrants(input.consultantId, next);
+        return { consultantId: input.consultantId, tenantIds: tenantIds ?? next };
+      }),
+  }),
+});
+
+async function assertTenantsExist(control: { getTenant(id: string): Promise<unknown> }, ids: readonly string[]): Promise<void> {
+  const found = await Promise.all(ids.map((id) => control.getTenant(id)));
+  const missing = ids.filter((_, i) => !found[i]);
+  if (missing.length) throw new NotFoundError(`no tenant ${missing.join(', ')}`);
+}

@@ -1,0 +1,212 @@
+import { z } from 'zod';
+import { LOG_LEVELS, OUTCOMES, RUN_STATUSES, STEP_KINDS } from '../model.ts';
+import type { NormalizedEvent, ParsedBatch, ParsedItem, Rejection } from '../model.ts';
+import { BadRequestError, PayloadTooLargeError } from '../errors.ts';
+
+/**
+ * The native batch format of `POST /v1/ingest` (CONTRACT.md). Each event is validated on its own: a bad
+ * event is rejected with a reason and never sinks its batch. Unknown fields are errors, so a typo in a
+ * field name is reported instead of silently dropped.
+ */
+export const MAX_EVENTS = 1000;
+
+const id = z
+  .string()
+  .min(1, 'must be 1 to 128 characters')
+  .max(128, 'must be 1 to 128 characters')
+  .regex(/^[\x21-\x7e\u00a0-\uffff][\x20-\x7e\u00a0-\uffff]*$/, 'must be printable characters');
+
+const MIN_TIME = Date.UTC(2000, 0, 1);
+const MAX_TIME = Date.UTC(2200, 0, 1);
+const timestamp = z
+  .union([z.string().max(64), z.number()])
+  .transform((v, ctx) => {
+    const ms = typeof v === 'number' ? v : /^\d{4}-\d{2}-\d{2}/.test(v) ? Date.parse(v) : NaN;
+    if (!Number.isFinite(ms) || ms < MIN_TIME || ms > MAX_TIME) {
+      ctx.addIssue({ code: 'custom', message: 'must be an ISO-8601 string or epoch milliseconds between 2000 and 2200' });
+      return z.NEVER;
+    }
+    return Math.floor(ms);
+  });
+
+const tokens = z.number().int('must be a non-negative integer').min(0, 'must be a non-negative integer').max(1e12);
+const shortText = z.string().max(1024);
+const attributes = z.record(z.string().max(256), z.unknown());
+
+const runEvent = z.strictObject({
+  type: z.literal('run'),
+  id,
+  runId: id,
+  timestamp,
+  agent: shortText.optional(),
+  repo: shortText.optional(),
+  branch: shortText.optional(),
+  commit: shortText.optional(),
+  traceId: shortText.optional(),
+  status: z.enum(RUN_STATUSES).optional(),
+  outcome: z.enum(OUTCOMES).optional(),
+  startedAt: timestamp.optional(),
+  endedAt: timestamp.optional(),
+  attributes: attributes.optional(),
+});
+
+const stepEvent = z.strictObject({
+  type: z.literal('step'),
+  id,
+  runId: id,
+  stepId: id,
+  parentStepId: id.optional(),
+  kind: z.enum(STEP_KINDS),
+  name: z.string().min(1).max(1024),
+  startedAt: timestamp,
+  endedAt: timestamp.optional(),
+  status: z.enum(['ok', 'error']).optional(),
+  model: shortText.optional(),
+  provider: shortText.optional(),
+  usage: z
+    .strictObject({
+      inputTokens: tokens.optional(),
+      outputTokens: tokens.optional(),
+      cacheReadTokens: tokens.optional(),
+      cacheWriteTokens: tokens.optional(),
+    })
+    .optional(),
+  costUsd: z.number().finite('must be a finite number').min(0, 'must be >= 0').max(1e6).optional(),
+  error: z.string().max(65_536).optional(),
+  input: z.unknown().optional(),
+  output: z.unknown().optional(),
+  attributes: attributes.optional(),
+});
+
+const logEvent = z.strictObject({
+  type: z.literal('log'),
+  id,
+  runId: id,
+  timestamp,
+  level: z.enum(LOG_LEVELS),
+  message: z.string().max(65_536),
+  stepId: id.optional(),
+  attributes: attributes.optional(),
+});
+
+const assertionEvent = z.strictObject({
+  type: z.literal('assertion'),
+  id,
+  runId: id,
+  timestamp,
+  name: z.string().min(1).max(1024),
+  passed: z.boolean(),
+  message: z.string().max(65_536).optional(),
+  stepId: id.optional(),
+});
+
+const eventSchema = z.discriminatedUnion('type', [runEvent, stepEvent, logEvent, assertionEvent]);
+type NativeEvent = z.output<typeof eventSchema>;
+
+function describe(error: z.ZodError): string {
+  const issue = error.issues[0]!;
+  const path = issue.path.join('.') || 'event';
+  if (issue.code === 'unrecognized_keys') return `${path === 'event' ? '' : path + ': '}unknown field ${issue.keys.map((k) => `"${k}"`).join(', ')}`.replace(/^: /, '');
+  if (issue.code === 'invalid_union' && issue.path.length === 0) return 'type: must be one of run, step, log, assertion';
+  return `${path}: ${issue.message}`;
+}
+
+function normalise(e: NativeEvent): NormalizedEvent {
+  switch (e.type) {
+    case 'run':
+      return {
+        type: 'run',
+        eventId: e.id,
+        runId: e.runId,
+        at: e.timestamp,
+        run: {
+          agent: e.agent,
+          repo: e.repo,
+          branch: e.branch,
+          commit: e.commit,
+          traceId: e.traceId,
+          status: e.status,
+          outcome: e.outcome,
+          // a run event's timestamp is when it was observed; without startedAt it still bounds the start
+          startedAt: e.startedAt ?? e.timestamp,
+          endedAt: e.endedAt,
+          attributes: e.attributes,
+        },
+      };
+    case 'step':
+      return {
+        type: 'step',
+        eventId: e.id,
+        runId: e.runId,
+        step: {
+          stepId: e.stepId,
+          parentStepId: e.parentStepId,
+          kind: e.kind,
+          name: e.name,
+          startedAt: e.startedAt,
+          endedAt: e.endedAt,
+          status: e.status ?? 'ok',
+          model: e.model,
+          provider: e.provider,
+          usage: e.usage,
+          costUsd: e.costUsd,
+          error: e.error,
+          input: e.input,
+          output: e.output,
+          attributes: e.attributes,
+        },
+      };
+    case 'log':
+      return {
+        type: 'log',
+        eventId: e.id,
+        runId: e.runId,
+        at: e.timestamp,
+        level: e.level,
+        message: e.message,
+        stepId: e.stepId,
+        attributes: e.attributes,
+      };
+    case 'assertion':
+      return {
+        type: 'assertion',
+        eventId: e.id,
+        runId: e.runId,
+        at: e.timestamp,
+        name: e.name,
+        passed: e.passed,
+        message: e.message,
+        stepId: e.stepId,
+      };
+  }
+}
+
+/** Validates a parsed JSON body. Throws BadRequestError when it is not a batch at all. */
+export function parseNativeBatch(body: unknown): ParsedBatch {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new BadRequestError('body must be a JSON object {"events": [...]}');
+  }
+  const extra = Object.keys(body).filter((k) => k !== 'events');
+  if (extra.length > 0) throw new BadRequestError(`unknown field ${extra.map((k) => `"${k}"`).join(', ')}: a batch is {"events": [...]}`);
+  const events = (body as { events?: unknown }).events;
+  if (!Array.isArray(events)) throw new BadRequestError('events: must be an array of events');
+  if (events.length > MAX_EVENTS) {
+    throw new PayloadTooLargeError(`too many events: ${events.length} (at most ${MAX_EVENTS} per batch)`);
+  }
+  const items: ParsedItem[] = [];
+  const rejected: Rejection[] = [];
+  events.forEach((raw, index) => {
+    const parsed = eventSchema.safeParse(raw);
+    if (parsed.success) {
+      items.push({ event: normalise(parsed.data), raw });
+    } else {
+      const maybeId = (raw as { id?: unknown } | null)?.id;
+      rejected.push({
+        index,
+        ...(typeof maybeId === 'string' && maybeId.length <= 128 ? { id: maybeId } : {}),
+        error: describe(parsed.error),
+      });
+    }
+  });
+  return { source: 'native', total: events.length, items, rejected };
+}

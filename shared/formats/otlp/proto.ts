@@ -1,0 +1,187 @@
+import { createRequire } from 'node:module';
+import { BadRequestError } from '../../errors.ts';
+
+/**
+ * The one place that touches the generated OTLP protobuf code. Current `@opentelemetry/otlp-transformer`
+ * releases only encode requests; 0.57.2 (pinned in package.json) still ships the project's generated
+ * protobufjs root with decoders, reached by a deep import of a CommonJS file. Everything else in Lidless
+ * sees the OTLP JSON object form this module returns.
+ */
+
+interface DecodedMessage {
+  readonly __decoded?: never;
+}
+interface ToObjectOptions {
+  longs?: StringConstructor;
+  bytes?: StringConstructor;
+  defaults?: boolean;
+  arrays?: boolean;
+}
+interface MessageType {
+  decode(reader: Uint8Array): DecodedMessage;
+  toObject(message: DecodedMessage, options: ToObjectOptions): Record<string, unknown>;
+  fromObject(object: Record<string, unknown>): DecodedMessage;
+  encode(message: DecodedMessage): { finish(): Uint8Array };
+}
+interface ProtoReader {
+  pos: number;
+  len: number;
+  uint32(): number;
+  string(): string;
+  skipType(wireType: number): ProtoReader;
+}
+interface ProtoWriter {
+  uint32(value: number): ProtoWriter;
+  int32(value: number): ProtoWriter;
+  string(value: string): ProtoWriter;
+  finish(): Uint8Array;
+}
+interface ProtobufMinimal {
+  Reader: { create(buffer: Uint8Array): ProtoReader };
+  Writer: { create(): ProtoWriter };
+}
+
+const ROOT_MODULE = '@opentelemetry/otlp-transformer/build/src/generated/root';
+const requireHere = createRequire(import.meta.url);
+const rootPath = requireHere.resolve(ROOT_MODULE);
+// protobufjs is resolved from the generated root's own location, so both use the same runtime instance.
+const protobuf = createRequire(rootPath)('protobufjs/minimal') as ProtobufMinimal;
+const root = requireHere(rootPath) as {
+  opentelemetry: { proto: { collector: Record<'trace' | 'logs' | 'metrics', { v1: Record<string, MessageType> }> } };
+};
+const collector = root.opentelemetry.proto.collector;
+
+export type OtlpSignal = 'traces' | 'logs' | 'metrics';
+
+const TYPES: Record<OtlpSignal, { request: MessageType; response: MessageType; rejectedField: string; name: string }> = {
+  traces: {
+    request: collector.trace.v1.ExportTraceServiceRequest!,
+    response: collector.trace.v1.ExportTraceServiceResponse!,
+    rejectedField: 'rejectedSpans',
+    name: 'ExportTraceServiceRequest',
+  },
+  logs: {
+    request: collector.logs.v1.ExportLogsServiceRequest!,
+    response: collector.logs.v1.ExportLogsServiceResponse!,
+    rejectedField: 'rejectedLogRecords',
+    name: 'ExportLogsServiceRequest',
+  },
+  metrics: {
+    request: collector.metrics.v1.ExportMetricsServiceRequest!,
+    response: collector.metrics.v1.ExportMetricsServiceResponse!,
+    rejectedField: 'rejectedDataPoints',
+    name: 'ExportMetricsServiceRequest',
+  },
+};
+
+/** The field of the partial-success message that counts rejected items of a signal. */
+export function rejectedFieldOf(signal: OtlpSignal): string {
+  return TYPES[signal].rejectedField;
+}
+
+/**
+ * Decodes a protobuf export request into the OTLP JSON object form: camelCase fields, 64-bit integers
+ * as decimal strings, bytes (trace and span ids) as base64 strings, enums as numbers.
+ */
+export function decodeProtobufRequest(signal: OtlpSignal, body: Uint8Array): Record<string, unknown> {
+  const type = TYPES[signal];
+  let message: DecodedMessage;
+  try {
+    message = type.request.decode(body);
+  } catch (err) {
+    throw new BadRequestError(`body is not a valid protobuf ${type.name}: ${(err as Error).message}`, { cause: err });
+  }
+  const object = type.request.toObject(message, { longs: String, bytes: String, defaults: false, arrays: false });
+  if (signal === 'logs') attachEventNames(object, body);
+  return object;
+}
+
+/** Encodes an `Export*ServiceResponse`, empty or with a partial success. */
+export function encodeProtobufResponse(
+  signal: OtlpSignal,
+  partial?: { rejected: number; errorMessage: string },
+): Uint8Array {
+  const type = TYPES[signal];
+  const object = partial
+    ? { partialSuccess: { [type.rejectedField]: partial.rejected, errorMessage: partial.errorMessage } }
+    : {};
+  return type.response.encode(type.response.fromObject(object)).finish();
+}
+
+/**
+ * Encodes a `google.rpc.Status` { code = 1, message = 2 }. The generated root has no such type, so its two
+ * fields are written by hand with the same protobuf runtime.
+ */
+export function encodeProtobufStatus(code: number, message: string): Uint8Array {
+  const writer = protobuf.Writer.create();
+  if (code !== 0) writer.uint32((1 << 3) | 0).int32(code);
+  if (message !== '') writer.uint32((2 << 3) | 2).string(message);
+  return writer.finish();
+}
+
+const LEN = 2;
+
+/**
+ * `LogRecord.event_name` (field 12) is newer than the pinned generated code, which skips it. It is read
+ * here from the same bytes, walking request → resource_logs (1) → scope_logs (2) → log_records (2),
+ * and set as `eventName` on the decoded records, which keep the wire order.
+ */
+function attachEventNames(request: Record<string, unknown>, body: Uint8Array): void {
+  const names = readEventNames(body);
+  const resourceLogs = Array.isArray(request.resourceLogs) ? request.resourceLogs : [];
+  resourceLogs.forEach((resource: Record<string, unknown>, r) => {
+    const scopeLogs = Array.isArray(resource.scopeLogs) ? resource.scopeLogs : [];
+    scopeLogs.forEach((scope: Record<string, unknown>, s) => {
+      const records = Array.isArray(scope.logRecords) ? scope.logRecords : [];
+      records.forEach((record: Record<string, unknown>, l) => {
+        const name = names[r]?.[s]?.[l];
+        if (name) record.eventName = name;
+      });
+    });
+  });
+}
+
+function readEventNames(body: Uint8Array): (string | undefined)[][][] {
+  return readRepeated(body, 1, (resource) =>
+    readRepeated(resource, 2, (scope) => readRepeated(scope, 2, (record) => readString(record, 12))),
+  );
+}
+
+/** Reads every occurrence of a length-delimited field of a message, in order. */
+function readRepeated<T>(message: Uint8Array, field: number, read: (bytes: Uint8Array) => T): T[] {
+  const out: T[] = [];
+  forEachField(message, (number, wireType, reader) => {
+    if (number === field && wireType === LEN) {
+      const length = reader.uint32();
+      out.push(read(message.subarray(reader.pos, reader.pos + length)));
+      reader.pos += length;
+      return true;
+    }
+    return false;
+  });
+  return out;
+}
+
+function readString(message: Uint8Array, field: number): string | undefined {
+  let value: string | undefined;
+  forEachField(message, (number, wireType, reader) => {
+    if (number === field && wireType === LEN) {
+      value = reader.string();
+      return true;
+    }
+    return false;
+  });
+  return value;
+}
+
+/** Calls `visit` for each field; when it returns false the field is skipped by its wire type. */
+function forEachField(
+  message: Uint8Array,
+  visit: (number: number, wireType: number, reader: ProtoReader) => boolean,
+): void {
+  const reader = protobuf.Reader.create(message);
+  while (reader.pos < reader.len) {
+    const tag = reader.uint32();
+    if (!visit(tag >>> 3, tag & 7, reader)) reader.skipType(tag & 7);
+  }
+}

@@ -1,0 +1,221 @@
+import { createHash } from 'node:crypto';
+import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import type { Stores } from '../store/clients.ts';
+import type { AlertRule, Tenant } from '../store/control-table.ts';
+import { applyEvents, type PricedEvent, type RunState } from '../aggregate/run-state.ts';
+import { contributions, diffContributions, mergeInto, type CellRef, type Counters } from '../aggregate/cells.ts';
+import { encodeRun, getRuns, chunkPartition, chunkSortKey, tracePartition, runSortKey, type StoredRun } from '../store/runs-table.ts';
+import { cellUpdate } from '../store/rollups-table.ts';
+import { alertPut, alertSortKey, type AlertPayload } from '../store/alerts-table.ts';
+import { eventFirings, runFirings, type Firing } from '../alerts/rules.ts';
+import { toStepRecord } from './steps.ts';
+import { UnavailableError } from '../errors.ts';
+
+/**
+ * Applies a request's events to the index, exactly once however often the client retries.
+ *
+ * Each run item holds the hashes of the event ids it has absorbed and a version number. A run's new
+ * state, its step chunk, the rollup cells it moves and the alerts it fires are written in ONE
+ * transaction whose run write is conditional on the version read:
+ *
+ *   writer A: read run v3 ─ fold e1,e2 ─ TX(put run v4 if ver=3, add cells, put chunk) ✓
+ *   writer B: read run v3 ─ fold e2,e5 ─ TX(put run v4 if ver=3, ...)  ✗ cancelled
+ *             re-read v4 (has e2) ─ fold e5 ─ TX(put run v5 if ver=4, ...) ✓
+ *
+ * So a retried batch finds its events already absorbed (duplicates, nothing written); a request that
+ * failed after S3 but before the index retries into the same state; concurrent writers to one run are
+ * serialised by the version check. Cells are only ever changed with ADD of a difference computed from
+ * the committed state, so they stay equal to the sum of the runs.
+ */
+export interface ApplyInput {
+  tenant: Tenant;
+  batchId: string;
+  receivedAt: number;
+  s3Key: string;
+  /** events in request order, each with its line number in the raw object */
+  items: { event: PricedEvent; line: number }[];
+  rules: readonly AlertRule[];
+}
+
+export interface AlertRef {
+  tenantId: string;
+  sk: string;
+  webhookId: string;
+}
+
+export interface ApplyResult {
+  /** per item, in input order */
+  outcome: ('accepted' | 'duplicate')[];
+  alerts: AlertRef[];
+  runs: RunState[];
+  consumedWriteUnits: number;
+}
+
+const MAX_ATTEMPTS = 8;
+const MAX_TX_ITEMS = 100;
+
+export function eventHash(eventId: string): string {
+  return createHash('sha256').update(eventId).digest('base64url').slice(0, 12);
+}
+
+interface RunPlan {
+  runId: string;
+  itemIdx: number[];
+  fresh: number[];
+  dups: number[];
+  after?: RunState;
+  writes: Record<string, unknown>[];
+  cells: Map<string, { ref: CellRef; counters: Counters }>;
+  alerts: AlertRef[];
+}
+
+const DAY_MS = 86_400_000;
+
+function plan(input: ApplyInput, runId: string, itemIdx: number[], stored: StoredRun | undefined, s: Stores): RunPlan {
+  const seen = new Set(stored?.ev ?? []);
+  const fresh: number[] = [];
+  const dups: number[] = [];
+  for (const i of itemIdx) {
+    const h = eventHash(input.items[i]!.event.eventId);
+    if (seen.has(h)) dups.push(i);
+    else {
+      seen.add(h);
+      fresh.push(i);
+    }
+  }
+  const p: RunPlan = { runId, itemIdx, fresh, dups, writes: [], cells: new Map(), alerts: [] };
+  if (fresh.length === 0) return p;
+
+  const events = fresh.map((i) => input.items[i]!.event);
+  const before = stored?.state;
+  const after = applyEvents(before, runId, events);
+  p.after = after;
+  p.cells = diffContributions(contributions(before), contributions(after));
+
+  const retentionMs = input.tenant.retentionDays * DAY_MS;
+  const ttl = Math.ceil(Math.max(stored?.ttl ?? 0, (input.receivedAt + retentionMs) / 1000, ((after.endedAt ?? 0) + retentionMs) / 1000));
+  const runItem = encodeRun(input.tenant.tenantId, after, (stored?.ver ?? 0) + 1, seen, ttl);
+  p.writes.push({
+    Put: {
+      TableName: s.tables.runs,
+      Item: runItem,
+      ...(stored
+        ? { ConditionExpression: 'ver = :v', ExpressionAttributeValues: { ':v': stored.ver } }
+        : { ConditionExpression: 'attribute_not_exists(pk)' }),
+    },
+  });
+  p.writes.push({
+    Put: {
+      TableName: s.tables.runs,
+      Item: {
+        pk: chunkPartition(input.tenant.tenantId, runId),
+        sk: chunkSortKey(input.receivedAt, input.batchId),
+        steps: JSON.stringify(events.filter((e) => e.type === 'step').map((e) => toStepRecord(e as PricedEvent & { type: 'step' }))),
+        s3Key: input.s3Key,
+        lines: fresh.map((i) => input.items[i]!.line),
+        receivedAt: input.receivedAt,
+        ttl: Math.ceil((input.receivedAt + retentionMs) / 1000),
+      },
+    },
+  });
+
+  if (after.traceId && after.traceId !== before?.traceId) {
+    p.writes.push({
+      Put: { TableName: s.tables.runs, Item: { pk: tracePartition(input.tenant.tenantId, after.traceId.toLowerCase()), sk: runSortKey(runId), ttl } },
+    });
+  }
+
+  const firings: Firing[] = [...runFirings(input.rules, before, after), ...eventFirings(input.rules, after, events)];
+  for (const f of firings) {
+    const payload: AlertPayload = {
+      id: `al_${createHash('sha256').update(`${f.rule.ruleId}|${f.cause}`).digest('hex').slice(0, 24)}`,
+      type: 'alert.firing',
+      tenantId: input.tenant.tenantId,
+      rule: { ruleId: f.rule.ruleId, name: f.rule.name, metric: f.rule.metric, op: f.rule.op, threshold: f.rule.threshold },
+      value: f.value,
+      runId: f.runId,
+      firedAt: new Date(input.receivedAt).toISOString(),
+    };
+    p.writes.push(alertPut(s, payload, [f.rule.webhookId], ttl));
+    p.alerts.push({ tenantId: input.tenant.tenantId, sk: alertSortKey(payload), webhookId: f.rule.webhookId });
+  }
+  return p;
+}
+
+function cellTtl(ref: CellRef, retentionDays: number): number {
+  const base = ref.family === 'day' ? Date.parse(`${ref.period}T00:00:00Z`) + DAY_MS : Number(ref.period) + 2 * DAY_MS;
+  return Math.ceil((base + (ref.family === 'day' ? retentionDays * DAY_MS : 0)) / 1000);
+}
+
+/** Groups run plans into transactions of at most 100 items, cells merged within each. */
+function transactions(input: ApplyInput, plans: RunPlan[], s: Stores): { plans: RunPlan[]; items: Record<string, unknown>[] }[] {
+  const groups: { plans: RunPlan[]; cells: Map<string, { ref: CellRef; counters: Counters }>; writes: number }[] = [];
+  for (const p of plans) {
+    if (p.writes.length === 0) continue;
+    let g = groups[groups.length - 1];
+    const extra = p.writes.length + p.cells.size;
+    if (!g || g.writes + g.cells.size + extra > MAX_TX_ITEMS) {
+      g = { plans: [], cells: new Map(), writes: 0 };
+      groups.push(g);
+    }
+    g.plans.push(p);
+    g.writes += p.writes.length;
+    mergeInto(g.cells, p.cells);
+  }
+  return groups.map((g) => ({
+    plans: g.plans,
+    items: [
+      ...g.plans.flatMap((p) => p.writes),
+      ...[...g.cells.values()]
+        .filter(({ counters }) => Object.values(counters).some((v) => v !== 0))
+        .map(({ ref, counters }) => cellUpdate(s, input.tenant.tenantId, ref, counters, cellTtl(ref, input.tenant.retentionDays))),
+    ],
+  }));
+}
+
+function isContention(err: unknown): boolean {
+  const name = (err as Error).name;
+  return name === 'TransactionCanceledException' || name === 'TransactionConflictException' || name === 'ConditionalCheckFailedException';
+}
+
+export async function applyToIndex(s: Stores, input: ApplyInput): Promise<ApplyResult> {
+  const outcome: ApplyResult['outcome'] = input.items.map(() => 'duplicate');
+  const byRun = new Map<string, number[]>();
+  input.items.forEach((it, i) => {
+    const list = byRun.get(it.event.runId) ?? [];
+    list.push(i);
+    byRun.set(it.event.runId, list);
+  });
+  let pending = [...byRun.keys()];
+  const alerts: AlertRef[] = [];
+  const runs: RunState[] = [];
+  let consumedWriteUnits = 0;
+
+  for (let attempt = 0; pending.length > 0; attempt++) {
+    if (attempt >= MAX_ATTEMPTS) throw new UnavailableError('the index is contended; retry the request');
+    if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * Math.min(2000, 20 * 2 ** attempt)));
+    const stored = await getRuns(s, input.tenant.tenantId, pending);
+    const plans = pending.map((runId) => plan(input, runId, byRun.get(runId)!, stored.get(runId), s));
+    const retry: string[] = [];
+    for (const p of plans) if (p.writes.length === 0) for (const i of p.dups) outcome[i] = 'duplicate';
+    for (const tx of transactions(input, plans, s)) {
+      try {
+        const res = await s.ddb.send(
+          new TransactWriteCommand({ TransactItems: tx.items as never, ReturnConsumedCapacity: 'TOTAL' }),
+        );
+        for (const c of res.ConsumedCapacity ?? []) consumedWriteUnits += c.CapacityUnits ?? 0;
+        for (const p of tx.plans) {
+          for (const i of p.fresh) outcome[i] = 'accepted';
+          for (const i of p.dups) outcome[i] = 'duplicate';
+          alerts.push(...p.alerts);
+          if (p.after) runs.push(p.after);
+        }
+      } catch (err) {
+        if (!isContention(err)) throw new UnavailableError('the index could not be written; retry the request', { cause: err });
+        retry.push(...tx.plans.map((p) => p.runId));
+      }
+    }
+    pending = retry;
+  }
+  return { outcome, alerts, runs, consumedWriteUnits };
+}

@@ -1,0 +1,97 @@
+import { createHash } from 'node:crypto';
+import type { Stores } from '../store/clients.ts';
+import type { AlertRule, Tenant } from '../store/control-table.ts';
+import type { ParsedBatch, Rejection } from '../model.ts';
+import type { PricedEvent } from '../aggregate/run-state.ts';
+import { redactDeep } from '../redaction/redact.ts';
+import { priceStep } from '../pricing/price.ts';
+import { encodeLines, putRawBatch, rawKey, type RawLine } from '../store/raw-bucket.ts';
+import { applyToIndex, type AlertRef } from './apply.ts';
+import { recordMetricPoints } from '../store/metrics-table.ts';
+import { UnavailableError } from '../errors.ts';
+
+/**
+ * One ingest request, after parsing: redact, price, keep raw, index. The raw object is written before
+ * anything is indexed; if indexing fails the request answers 503 and the client's retry converges
+ * (apply.ts explains why).
+ */
+export interface IngestOutcome {
+  accepted: number;
+  duplicates: number;
+  rejected: Rejection[];
+  alerts: AlertRef[];
+  consumedWriteUnits: number;
+}
+
+export interface IngestDeps {
+  stores: Stores;
+  tenant: Tenant;
+  rules: readonly AlertRule[];
+  now?: () => number;
+}
+
+export function batchIdOf(tenantId: string, source: string, body: Buffer | string): string {
+  return createHash('sha256').update(`${tenantId}\n${source}\n`).update(body).digest('hex').slice(0, 32);
+}
+
+export async function ingestParsed(deps: IngestDeps, parsed: ParsedBatch, batchId: string): Promise<IngestOutcome> {
+  const { stores: s, tenant } = deps;
+  const receivedAt = (deps.now ?? Date.now)();
+  const receivedIso = new Date(receivedAt).toISOString();
+  const redaction = { emails: tenant.redactEmails };
+
+  const priced: PricedEvent[] = [];
+  const lines: RawLine[] = [];
+  for (const item of parsed.items) {
+    const raw = redactDeep(item.raw, redaction);
+    const ev = redactDeep(item.event, redaction).value;
+    const p: PricedEvent = { ...ev, redactions: raw.count };
+    if (ev.type === 'step') {
+      const price = priceStep(
+        { model: ev.step.model, usage: ev.step.usage, costUsd: ev.step.costUsd, at: ev.step.startedAt },
+        tenant.priceOverrides,
+      );
+      p.costNanos = price.costUsd === undefined ? undefined : Math.round(price.costUsd * 1e9);
+      p.unpricedTokens = price.unpricedTokens;
+    }
+    priced.push(p);
+    lines.push({ source: parsed.source, receivedAt: receivedIso, runId: ev.runId, event: raw.value });
+  }
+  const metricPoints = parsed.metrics ?? [];
+  for (const m of metricPoints) lines.push({ source: parsed.source, receivedAt: receivedIso, event: m });
+  if (lines.length === 0) {
+    return { accepted: 0, duplicates: 0, rejected: parsed.rejected, alerts: [], consumedWriteUnits: 0 };
+  }
+
+  const key = rawKey(tenant.tenantId, receivedAt, batchId);
+  try {
+    await putRawBatch(s, key, encodeLines(lines), tenant.retentionDays);
+  } catch (err) {
+    throw new UnavailableError('raw storage is unavailable; retry the request', { cause: err });
+  }
+
+  let accepted = 0;
+  let duplicates = 0;
+  let alerts: AlertRef[] = [];
+  let consumedWriteUnits = 0;
+  if (priced.length > 0) {
+    const applied = await applyToIndex(s, {
+      tenant,
+      batchId,
+      receivedAt,
+      s3Key: key,
+      items: priced.map((event, line) => ({ event, line })),
+      rules: deps.rules,
+    });
+    accepted += applied.outcome.filter((o) => o === 'accepted').length;
+    duplicates += applied.outcome.filter((o) => o === 'duplicate').length;
+    alerts = applied.alerts;
+    consumedWriteUnits += applied.consumedWriteUnits;
+  }
+  if (metricPoints.length > 0) {
+    const m = await recordMetricPoints(s, tenant, metricPoints);
+    accepted += m.accepted;
+    duplicates += m.duplicates;
+  }
+  return { accepted, duplicates, rejected: parsed.rejected, alerts, consumedWriteUnits };
+}

@@ -1,0 +1,130 @@
+import type { NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
+import type { Stores } from '../store/clients.ts';
+import { decodeRun, getChunks, getRuns, indexKeyOf, queryRunPage, runIdsByTrace, type RunListQuery } from '../store/runs-table.ts';
+import { getRawLines } from '../store/raw-bucket.ts';
+import { NotFoundError } from '../errors.ts';
+import { decodeCursor, encodeCursor } from './cursor.ts';
+import { mergeSteps, presentRun, presentStep, type Run } from './present.ts';
+import type { StepRecord } from '../ingest/steps.ts';
+
+/**
+ * Run look-ups. Every read is strongly consistent and skips items past the tenant's retention even
+ * before TTL deletes them.
+ */
+const nowSec = (now: number) => Math.floor(now / 1000);
+
+async function liveRun(s: Stores, tenantId: string, runId: string, now: number) {
+  const run = (await getRuns(s, tenantId, [runId])).get(runId);
+  if (!run || run.ttl < nowSec(now)) throw new NotFoundError(`no run ${runId} in tenant ${tenantId}`);
+  return run;
+}
+
+export async function getRun(s: Stores, tenantId: string, runId: string, now: number) {
+  const run = await liveRun(s, tenantId, runId, now);
+  const chunks = await getChunks(s, tenantId, runId);
+  const steps = mergeSteps(chunks.flatMap((c) => c.steps as StepRecord[]));
+  return { run: presentRun(tenantId, run.state), steps: steps.map(presentStep) };
+}
+
+export interface RunFilters {
+  from?: number;
+  to?: number;
+  repo?: string;
+  branch?: string;
+  agent?: string;
+  model?: string;
+  status?: string;
+  outcome?: string;
+  minCostUsd?: number;
+}
+
+/**
+ * Newest first by start. Served by an LSI of the tenant's run partition: `byRepo` when a repo is given,
+ * else `byAgent` when an agent is given, else `byStart`; always bounded by the time range. The other
+ * filters are applied to that bounded read.
+ */
+export async function listRuns(s: Stores, cursorKey: Buffer, tenantId: string, f: RunFilters, limit: number, cursor: string | undefined, now: number) {
+  const index: RunListQuery['index'] = f.repo !== undefined ? 'byRepo' : f.agent !== undefined ? 'byAgent' : 'byStart';
+  const value = index === 'byRepo' ? f.repo : index === 'byAgent' ? f.agent : undefined;
+  const conds: string[] = ['(attribute_not_exists(#ttl) OR #ttl >= :now)'];
+  const names: Record<string, string> = { '#ttl': 'ttl' };
+  const values: Record<string, NativeAttributeValue> = { ':now': nowSec(now) };
+  const eq = (attr: string, v: string | undefined) => {
+    if (v === undefined) return;
+    names[`#${attr}`] = attr;
+    values[`:${attr}`] = v;
+    conds.push(`#${attr} = :${attr}`);
+  };
+  if (index !== 'byRepo') eq('repo', f.repo);
+  if (index !== 'byAgent') eq('agent', f.agent);
+  eq('branch', f.branch);
+  eq('status', f.status);
+  eq('outcome', f.outcome);
+  if (f.model !== undefined) {
+    names['#models'] = 'models';
+    values[':model'] = f.model;
+    conds.push('contains(#models, :model)');
+  }
+  if (f.minCostUsd !== undefined) {
+    names['#cost'] = 'costNanos';
+    values[':minCost'] = Math.ceil(f.minCostUsd * 1e9 - 1e-6);
+    conds.push('#cost >= :minCost');
+  }
+  const scope = { tenantId, list: `runs.list:${JSON.stringify([index, value, f])}` };
+  let startKey = cursor ? decodeCursor<Record<string, NativeAttributeValue>>(cursorKey, scope, cursor) : undefined;
+  const items: Run[] = [];
+  let lastRaw: Record<string, NativeAttributeValue> | undefined;
+  let nextKey: Record<string, NativeAttributeValue> | undefined;
+  const q: RunListQuery = {
+    tenantId,
+    index,
+    value,
+    fromMs: f.from ?? Date.UTC(2000, 0, 1),
+    toMs: f.to ?? Date.UTC(2200, 0, 1),
+    filter: { expression: conds.join(' AND '), names, values },
+    pageSize: Math.min(1000, Math.max(limit + 1, 100)),
+  };
+  for (;;) {
+    const page = await queryRunPage(s, { ...q, startKey });
+    for (const item of page.items) {
+      if (items.length === limit) {
+        nextKey = indexKeyOf(lastRaw!, index);
+        break;
+      }
+      items.push(presentRun(tenantId, decodeRun(item).state));
+      lastRaw = item;
+    }
+    if (nextKey || !page.lastKey) break;
+    startKey = page.lastKey;
+  }
+  return { items, nextCursor: nextKey ? encodeCursor(cursorKey, scope, nextKey) : null };
+}
+export async function runsByTrace(s: Stores, tenantId: string, traceId: string, now: number) {
+  const tid = traceId.toLowerCase();
+  // a run identified by its trace id (the default identity) has that id as its run id
+  const ids = new Set([...(await runIdsByTrace(s, tenantId, tid)), tid]);
+  const runs = await getRuns(s, tenantId, [...ids]);
+  const items = [...runs.values()]
+    .filter((r) => r.ttl >= nowSec(now) && (r.state.traceId?.toLowerCase() === tid || r.state.runId === tid))
+    .sort((a, b) => b.state.startedAt - a.state.startedAt || (a.state.runId < b.state.runId ? 1 : -1))
+    .map((r) => presentRun(tenantId, r.state));
+  return { items };
+}
+
+/** The run's stored raw events, newest first, read from the raw objects. */
+export async function rawEvents(s: Stores, cursorKey: Buffer, tenantId: string, runId: string, limit: number, cursor: string | undefined, now: number) {
+  await liveRun(s, tenantId, runId, now);
+  const chunks = (await getChunks(s, tenantId, runId)).sort((a, b) => b.receivedAt - a.receivedAt);
+  const refs = chunks.flatMap((c) => [...c.lines].reverse().map((line) => ({ key: c.s3Key, line })));
+  const scope = { tenantId, list: `runs.raw:${runId}` };
+  const offset = cursor ? decodeCursor<number>(cursorKey, scope, cursor) : 0;
+  const page = refs.slice(offset, offset + limit);
+  const objects = new Map<string, Awaited<ReturnType<typeof getRawLines>>>();
+  for (const key of new Set(page.map((r) => r.key))) objects.set(key, await getRawLines(s, key));
+  const items = page.flatMap((r) => {
+    const line = objects.get(r.key)?.[r.line];
+    return line ? [{ source: line.source, receivedAt: line.receivedAt, event: line.event }] : [];
+  });
+  const next = offset + limit < refs.length ? encodeCursor(cursorKey, scope, offset + limit) : null;
+  return { items, nextCursor: next };
+}

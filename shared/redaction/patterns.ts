@@ -1,0 +1,156 @@
+/**
+ * What counts as a secret: one rule per kind, applied in order (specific prefixes before the generic
+ * `Bearer`, URL-password and e-mail rules, so a key keeps its precise kind wherever it appears).
+ *
+ * Every regex begins at a literal prefix, most behind a look-behind so a match can only start where a
+ * token starts, and ends on one greedy run of a single character class (or a bounded run): no nested
+ * or overlapping quantifiers, so matching stays linear even on megabyte strings built to make a
+ * backtracking engine stall. PEM blocks, whose bodies would need a lazy "anything until END", are
+ * found with `indexOf` instead of a regex for the same reason.
+ */
+
+export const REDACTION_KINDS = [
+  'private_key',
+  'aws_secret_access_key',
+  'aws_access_key_id',
+  'anthropic_key',
+  'openai_key',
+  'github_token',
+  'gitlab_token',
+  'slack_token',
+  'google_api_key',
+  'jwt',
+  'url_password',
+  'bearer_token',
+  'email',
+] as const;
+export type RedactionKind = (typeof REDACTION_KINDS)[number];
+
+export function marker(kind: RedactionKind): string {
+  return `[REDACTED:${kind}]`;
+}
+
+export interface Replaced {
+  value: string;
+  count: number;
+}
+
+export interface Rule {
+  kind: RedactionKind;
+  /** substrings of which one must be present for the rule to match: the cheap check that skips the regex */
+  triggers: readonly string[];
+  apply(input: string): Replaced;
+}
+
+/** The shortest string any rule can match ("a@b.co", "://:x@"); anything shorter is returned as is. */
+export const MIN_SECRET_LENGTH = 6;
+
+/**
+ * A rule from a global regex: the whole match becomes the marker, except a leading named group `keep`
+ * (the `Bearer ` word, the `scheme://user:` part, the `aws_secret_access_key=` name) which stays.
+ */
+function regexRule(kind: RedactionKind, triggers: readonly string[], pattern: RegExp): Rule {
+  const replacement = marker(kind);
+  return {
+    kind,
+    triggers,
+    apply(input) {
+      let count = 0;
+      const value = input.replace(pattern, (...args: unknown[]) => {
+        count += 1;
+        const groups = args[args.length - 1];
+        const keep = typeof groups === 'object' && groups !== null ? (groups as { keep?: string }).keep : undefined;
+        return (keep ?? '') + replacement;
+      });
+      return { value, count };
+    },
+  };
+}
+
+// A PEM header names the key type; the matching footer carries the same label.
+const PEM_BEGIN = '-----BEGIN ';
+const PEM_HEADER = /-----BEGIN ((?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----)/y;
+// A block cut off before its footer (a truncated prompt or log line) still leaks its body.
+const PEM_BODY = /[A-Za-z0-9+/=\s\\]*/y;
+
+function redactPrivateKeys(input: string): Replaced {
+  const replacement = marker('private_key');
+  // footers known to be absent after some position are absent after any later one: look for each once
+  const missingFooters = new Set<string>();
+  let out = '';
+  let copiedUpTo = 0;
+  let searchFrom = 0;
+  let count = 0;
+  for (;;) {
+    const start = input.indexOf(PEM_BEGIN, searchFrom);
+    if (start < 0) break;
+    PEM_HEADER.lastIndex = start;
+    const header = PEM_HEADER.exec(input);
+    if (!header) {
+      searchFrom = start + PEM_BEGIN.length;
+      continue;
+    }
+    const bodyStart = start + header[0].length;
+    const footer = `-----END ${header[1]}`;
+    const footerAt = missingFooters.has(footer) ? -1 : input.indexOf(footer, bodyStart);
+    let stop: number;
+    if (footerAt >= 0) {
+      stop = footerAt + footer.length;
+    } else {
+      missingFooters.add(footer);
+      PEM_BODY.lastIndex = bodyStart;
+      PEM_BODY.exec(input);
+      stop = PEM_BODY.lastIndex;
+    }
+    out += input.slice(copiedUpTo, start) + replacement;
+    copiedUpTo = stop;
+    searchFrom = stop;
+    count += 1;
+  }
+  return count === 0 ? { value: input, count } : { value: out + input.slice(copiedUpTo), count };
+}
+
+/** Object keys whose string value is an AWS secret key as a whole (`{ "SecretAccessKey": "..." }`). */
+export const SECRET_KEY_NAME = /^(?:aws[_-]?)?secret[_-]?access[_-]?key$/i;
+
+export const RULES: readonly Rule[] = [
+  { kind: 'private_key', triggers: [PEM_BEGIN], apply: redactPrivateKeys },
+  regexRule(
+    'aws_secret_access_key',
+    ['ecret', 'ECRET'],
+    // aws_secret_access_key=…, AWS_SECRET_ACCESS_KEY: "…", "SecretAccessKey": "…", also JSON-escaped quotes
+    /(?<keep>(?:aws[_-]?)?secret[_-]?access[_-]?key[\\"']{0,2}[ \t]{0,8}[:=][ \t]{0,8}[\\"']{0,2})(?!\[REDACTED:)[A-Za-z0-9/+]{16,}/gi,
+  ),
+  regexRule('aws_access_key_id', ['AKIA', 'ASIA'], /(?<![A-Za-z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![0-9A-Za-z])/g),
+  regexRule('anthropic_key', ['sk-ant-'], /(?<![A-Za-z0-9_-])sk-ant-[A-Za-z0-9_-]{16,}/g),
+  // `sk-` alone is a common prefix in ordinary identifiers: demand a digit, which random keys always have
+  regexRule('openai_key', ['sk-'], /(?<![A-Za-z0-9_-])sk-(?!ant-)(?=[A-Za-z_-]{0,200}[0-9])[A-Za-z0-9_-]{20,}/g),
+  regexRule(
+    'github_token',
+    ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_'],
+    /(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})/g,
+  ),
+  regexRule('gitlab_token', ['glpat-'], /(?<![A-Za-z0-9_-])glpat-[A-Za-z0-9_-]{20,}/g),
+  regexRule('slack_token', ['xox'], /(?<![A-Za-z0-9_-])xox[abprs]-[A-Za-z0-9-]{10,}/g),
+  regexRule('google_api_key', ['AIza'], /(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])/g),
+  regexRule('jwt', ['eyJ'], /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+/g),
+  regexRule(
+    'url_password',
+    ['://'],
+    // the password runs to the last `@` before the host; user and password are bounded, so each `://` costs O(1)
+    /(?<keep>:\/\/[^\s:/?#@[\]]{0,256}:)(?!\[REDACTED:)[^\s/?#]{1,256}(?=@)/g,
+  ),
+  regexRule(
+    'bearer_token',
+    ['earer', 'EARER'],
+    // a token has a digit somewhere; "Bearer authentication" is prose
+    /(?<keep>\bbearer[ \t]{1,8})(?=[A-Za-z._~+/=-]{0,256}[0-9])[A-Za-z0-9._~+/=-]{8,}/gi,
+  ),
+];
+
+/** E-mail addresses, on per tenant; `git@host` remotes and `name@2x.png` assets are not addresses. */
+export const EMAIL_RULE: Rule = regexRule(
+  'email',
+  ['@'],
+  /(?<![A-Za-z0-9._%+-])(?!git@)[A-Za-z0-9._%+-]{1,64}@(?![0-9]x\.)[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}(?![A-Za-z0-9-])/g,
+);

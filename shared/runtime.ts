@@ -1,0 +1,114 @@
+import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
+import { config } from './config.ts';
+import { stores } from './store/clients.ts';
+import { ControlTable } from './store/control-table.ts';
+import { Authenticator, presentedSecret } from './auth/principal.ts';
+import { operatorTokenSource } from './auth/operator-token.ts';
+import { IngestService } from './ingest/service.ts';
+import { SqsDeliveryQueue, type DeliveryMessage, type DeliveryQueue } from './alerts/queue.ts';
+import { appRouter } from './api/router.ts';
+import { cursorKeyFrom } from './query/cursor.ts';
+import { dispatchDelivery } from './alerts/dispatch.ts';
+import { evaluateAll } from './alerts/evaluate-windows.ts';
+import type { HttpRequest, HttpResponse } from './http/apigw.ts';
+
+/**
+ * The composition root: builds the services once per process (a warm Lambda, or the local stack)
+ * from the config. Handlers in functions/ and the local server call only these.
+ */
+let queue: DeliveryQueue | undefined;
+let auth: Authenticator | undefined;
+let ingest: IngestService | undefined;
+
+/** The local stack feeds deliveries to the dispatcher in-process instead of SQS. */
+export function useDeliveryQueue(q: DeliveryQueue): void {
+  queue = q;
+}
+function deliveryQueue(): DeliveryQueue {
+  if (!queue) {
+    const url = config().LIDLESS_ALERT_QUEUE_URL;
+    if (!url) throw new Error('LIDLESS_ALERT_QUEUE_URL is not set');
+    queue = new SqsDeliveryQueue(url);
+  }
+  return queue;
+}
+
+function authenticator(): Authenticator {
+  auth ??= new Authenticator(new ControlTable(stores()), operatorTokenSource(config()), config().LIDLESS_AUTH_CACHE_MS);
+  return auth;
+}
+
+export function handleIngest(req: HttpRequest): Promise<HttpResponse> {
+  ingest ??= new IngestService(stores(), authenticator(), deliveryQueue(), {
+    maxBodyBytes: config().LIDLESS_MAX_BODY_BYTES,
+    cacheMs: config().LIDLESS_AUTH_CACHE_MS,
+  });
+  return ingest.handle(req);
+}
+
+let cursorKey: Promise<Buffer> | undefined;
+async function apiCursorKey(): Promise<Buffer> {
+  cursorKey ??= operatorTokenSource(config())().then((t) => {
+    if (!t) throw new Error('no operator token configured: set LIDLESS_OPERATOR_TOKEN or LIDLESS_OPERATOR_TOKEN_SECRET_ARN');
+    return cursorKeyFrom(t);
+  });
+  return cursorKey;
+}
+
+/** tRPC over the fetch adapter: the same router serves API Gateway events and the local server. */
+export async function handleApi(req: HttpRequest): Promise<HttpResponse> {
+  const key = await apiCursorKey();
+  const url = new URL(req.path, 'http://lidless.internal');
+  url.search = req.query;
+  const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+  const request = new Request(url, {
+    method: req.method,
+    headers: Object.entries(req.headers).filter((e): e is [string, string] => e[1] !== undefined),
+    body: hasBody ? new Uint8Array(req.body) : undefined,
+  });
+  const response = await fetchRequestHandler({
+    endpoint: '/trpc',
+    req: request,
+    router: appRouter,
+    allowMethodOverride: false,
+    createContext: () => ({
+      secret: presentedSecret(req.headers, false),
+      auth: authenticator(),
+      stores: stores(),
+      control: new ControlTable(stores()),
+      cfg: config(),
+      cursorKey: key,
+      requestId: req.requestId,
+      now: Date.now,
+    }),
+  });
+  const headers: Record<string, string> = {};
+  response.headers.forEach((v, k) => {
+    headers[k] = v;
+  });
+  return { statusCode: response.status, headers, body: await response.text() };
+}
+
+export function handleDelivery(msg: DeliveryMessage) {
+  const cfg = config();
+  return dispatchDelivery(stores(), deliveryQueue(), msg, {
+    localMode: cfg.LIDLESS_LOCAL_MODE === '1',
+    baseDelayMs: cfg.LIDLESS_WEBHOOK_BASE_DELAY_MS,
+    maxAttempts: cfg.LIDLESS_WEBHOOK_MAX_ATTEMPTS,
+    timeoutMs: cfg.LIDLESS_WEBHOOK_TIMEOUT_MS,
+  });
+}
+
+export async function runEvaluation(now: number): Promise<number> {
+  const messages = await evaluateAll(stores(), now);
+  if (messages.length) await deliveryQueue().send(messages);
+  return messages.length;
+}
+
+/** Forgets every built service (tests that change the environment). */
+export function resetRuntime(): void {
+  queue = undefined;
+  auth = undefined;
+  ingest = undefined;
+  cursorKey = undefined;
+}

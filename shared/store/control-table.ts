@@ -1,0 +1,248 @@
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand, DeleteCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import type { Stores } from './clients.ts';
+import type { PriceOverride } from '../pricing/price.ts';
+
+/**
+ * The control table: tenants, tenant keys, consultants and their grants, webhooks and alert rules.
+ * This module owns its key layout:
+ *
+ *   TENANTS            / <tenantId>        tenant directory (small, listed by the operator)
+ *   KEY#<keyId>        / KEY               tenant key: tenant, scopes, SHA-256 of the secret, revokedAt
+ *   CONSULTANT#<id>    / CONSULTANT        consultant: name, SHA-256 of the token, granted tenant ids
+ *   RULES#<tenantId>   / <ruleId>          alert rules
+ *   WEBHOOKS#<tenantId>/ <webhookId>       webhooks, holding their signing secrets: a partition of their
+ *                                          own so IAM can keep every function but dispatch and API out
+ */
+
+export type Scope = 'ingest' | 'read';
+
+export interface Tenant {
+  tenantId: string;
+  name: string;
+  retentionDays: number;
+  redactEmails: boolean;
+  priceOverrides?: PriceOverride[];
+  createdAt: string;
+}
+export interface TenantKey {
+  keyId: string;
+  tenantId: string;
+  scopes: Scope[];
+  hash: string;
+  label?: string;
+  createdAt: string;
+  revokedAt?: string;
+}
+export interface Consultant {
+  consultantId: string;
+  name: string;
+  hash: string;
+  tenantIds: string[];
+  createdAt: string;
+  revokedAt?: string;
+}
+export interface Webhook {
+  webhookId: string;
+  tenantId: string;
+  url: string;
+  description?: string;
+  secret: string;
+  createdAt: string;
+}
+export interface RuleFilters {
+  repo?: string;
+  agent?: string;
+  model?: string;
+  branch?: string;
+}
+export interface AlertRule {
+  ruleId: string;
+  tenantId: string;
+  name: string;
+  metric: string;
+  op: '>' | '>=' | '<' | '<=';
+  threshold: number;
+  window?: '5m' | '1h' | '24h';
+  filters?: RuleFilters;
+  webhookId: string;
+  createdAt: string;
+}
+
+const tenantKey = (tenantId: string) => ({ pk: 'TENANTS', sk: tenantId });
+const keyKey = (keyId: string) => ({ pk: `KEY#${keyId}`, sk: 'KEY' });
+const consultantKey = (id: string) => ({ pk: `CONSULTANT#${id}`, sk: 'CONSULTANT' });
+const ruleKey = (tenantId: string, ruleId: string) => ({ pk: `RULES#${tenantId}`, sk: ruleId });
+const webhookKey = (tenantId: string, webhookId: string) => ({ pk: `WEBHOOKS#${tenantId}`, sk: webhookId });
+
+function strip<T>(item: Record<string, unknown> | undefined): T | undefined {
+  if (!item) return undefined;
+  const { pk: _pk, sk: _sk, ...rest } = item;
+  return rest as T;
+}
+
+async function queryAll(s: Stores, pk: string): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const res = await s.ddb.send(
+      new QueryCommand({
+        TableName: s.tables.control,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': pk },
+        ExclusiveStartKey: start,
+        ConsistentRead: true,
+      }),
+    );
+    out.push(...(res.Items ?? []));
+    start = res.LastEvaluatedKey;
+  } while (start);
+  return out;
+}
+
+export class ControlTable {
+  constructor(private readonly s: Stores) {}
+
+  async putTenant(t: Tenant): Promise<void> {
+    await this.s.ddb.send(
+      new PutCommand({
+        TableName: this.s.tables.control,
+        Item: { ...tenantKey(t.tenantId), ...t },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+  }
+  async getTenant(tenantId: string): Promise<Tenant | undefined> {
+    const res = await this.s.ddb.send(
+      new GetCommand({ TableName: this.s.tables.control, Key: tenantKey(tenantId), ConsistentRead: true }),
+    );
+    return strip<Tenant>(res.Item);
+  }
+  async listTenants(): Promise<Tenant[]> {
+    return (await queryAll(this.s, 'TENANTS')).map((i) => strip<Tenant>(i)!);
+  }
+
+  async putKey(k: TenantKey): Promise<void> {
+    await this.s.ddb.send(
+      new PutCommand({
+        TableName: this.s.tables.control,
+        Item: { ...keyKey(k.keyId), ...k },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+  }
+  async getKey(keyId: string): Promise<TenantKey | undefined> {
+    const res = await this.s.ddb.send(
+      new GetCommand({ TableName: this.s.tables.control, Key: keyKey(keyId), ConsistentRead: true }),
+    );
+    return strip<TenantKey>(res.Item);
+  }
+  /** Returns false when there is no such key. Revoking twice keeps the first revocation time. */
+  async revokeKey(keyId: string, at: string): Promise<boolean> {
+    try {
+      await this.s.ddb.send(
+        new UpdateCommand({
+          TableName: this.s.tables.control,
+          Key: keyKey(keyId),
+          UpdateExpression: 'SET revokedAt = if_not_exists(revokedAt, :at)',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':at': at },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if ((err as Error).name === 'ConditionalCheckFailedException') return false;
+      throw err;
+    }
+  }
+
+  async putConsultant(c: Consultant): Promise<void> {
+    await this.s.ddb.send(
+      new PutCommand({
+        TableName: this.s.tables.control,
+        Item: { ...consultantKey(c.consultantId), ...c },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+  }
+  async getConsultant(id: string): Promise<Consultant | undefined> {
+    const res = await this.s.ddb.send(
+      new GetCommand({ TableName: this.s.tables.control, Key: consultantKey(id), ConsistentRead: true }),
+    );
+    return strip<Consultant>(res.Item);
+  }
+  /** Replaces the grant list; returns undefined when the consultant does not exist. */
+  async setGrants(id: string, tenantIds: string[]): Promise<string[] | undefined> {
+    try {
+      const res = await this.s.ddb.send(
+        new UpdateCommand({
+          TableName: this.s.tables.control,
+          Key: consultantKey(id),
+          UpdateExpression: 'SET tenantIds = :t',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':t': tenantIds },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return (res.Attributes?.tenantIds as string[]) ?? [];
+    } catch (err) {
+      if ((err as Error).name === 'ConditionalCheckFailedException') return undefined;
+      throw err;
+    }
+  }
+
+  async putWebhook(w: Webhook): Promise<void> {
+    await this.s.ddb.send(
+      new PutCommand({ TableName: this.s.tables.control, Item: { ...webhookKey(w.tenantId, w.webhookId), ...w } }),
+    );
+  }
+  async getWebhook(tenantId: string, webhookId: string): Promise<Webhook | undefined> {
+    const res = await this.s.ddb.send(
+      new GetCommand({ TableName: this.s.tables.control, Key: webhookKey(tenantId, webhookId), ConsistentRead: true }),
+    );
+    return strip<Webhook>(res.Item);
+  }
+  async listWebhooks(tenantId: string): Promise<Webhook[]> {
+    return (await queryAll(this.s, `WEBHOOKS#${tenantId}`)).map((i) => strip<Webhook>(i)!);
+  }
+  /** Deletes a webhook and the rules that point at it, atomically. False when absent. */
+  async deleteWebhook(tenantId: string, webhookId: string): Promise<boolean> {
+    const rules = (await this.listRules(tenantId)).filter((r) => r.webhookId === webhookId);
+    try {
+      await this.s.ddb.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Delete: {
+                TableName: this.s.tables.control,
+                Key: webhookKey(tenantId, webhookId),
+                ConditionExpression: 'attribute_exists(pk)',
+              },
+            },
+            ...rules.slice(0, 99).map((r) => ({
+              Delete: { TableName: this.s.tables.control, Key: ruleKey(tenantId, r.ruleId) },
+            })),
+          ],
+        }),
+      );
+      return true;
+    } catch (err) {
+      if ((err as Error).name === 'TransactionCanceledException') return false;
+      throw err;
+    }
+  }
+
+  async putRule(r: AlertRule): Promise<void> {
+    await this.s.ddb.send(
+      new PutCommand({ TableName: this.s.tables.control, Item: { ...ruleKey(r.tenantId, r.ruleId), ...r } }),
+    );
+  }
+  async listRules(tenantId: string): Promise<AlertRule[]> {
+    return (await queryAll(this.s, `RULES#${tenantId}`)).map((i) => strip<AlertRule>(i)!);
+  }
+  async deleteRule(tenantId: string, ruleId: string): Promise<boolean> {
+    const res = await this.s.ddb.send(
+      new DeleteCommand({ TableName: this.s.tables.control, Key: ruleKey(tenantId, ruleId), ReturnValues: 'ALL_OLD' }),
+    );
+    return Boolean(res.Attributes);
+  }
+}

@@ -1,0 +1,179 @@
+import { BatchGetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
+import type { Stores } from './clients.ts';
+import type { RunState } from '../aggregate/run-state.ts';
+
+/**
+ * The runs table: this module owns its key layout.
+ *
+ *   <tenant>#RUNS     / R#<runId>                       run summary (+ LSIs byStart, byRepo, byAgent)
+ *   <tenant>#R#<runId>/ S#<receivedAt>#<batchId>        step chunk: the run's steps from one request,
+ *                                                       and where its raw events sit in object storage
+ *
+ * Run summaries share one partition per tenant so that listing by time (and by repo or agent) is a
+ * strongly consistent LSI query: read-your-writes on the query path. LSIs are KEYS_ONLY, so an update
+ * that keeps a run's start, repo and agent writes nothing to them.
+ */
+const SEP = '\u0001';
+
+export const runsPartition = (tenantId: string) => `${tenantId}#RUNS`;
+export const runSortKey = (runId: string) => `R#${runId}`;
+export const chunkPartition = (tenantId: string, runId: string) => `${tenantId}#R#${runId}`;
+export const chunkSortKey = (receivedAt: number, batchId: string) => `S#${new Date(receivedAt).toISOString()}#${batchId}`;
+
+export const iso = (ms: number) => new Date(ms).toISOString();
+export const byStartKey = (startedAt: number, runId: string) => `${iso(startedAt)}${SEP}${runId}`;
+export const byDimKey = (value: string, startedAt: number, runId: string) => `${value}${SEP}${byStartKey(startedAt, runId)}`;
+export const dimRangeStart = (value: string, fromMs: number) => `${value}${SEP}${iso(fromMs)}`;
+export const dimRangeEnd = (value: string, toMs: number) => `${value}${SEP}${iso(toMs)}`;
+export const startRange = (ms: number) => iso(ms);
+
+export interface StoredRun {
+  state: RunState;
+  ver: number;
+  /** hashes of the event ids already applied */
+  ev: Set<string>;
+  ttl: number;
+}
+
+export function encodeRun(tenantId: string, state: RunState, ver: number, ev: Set<string>, ttl: number): Record<string, NativeAttributeValue> {
+  const { attributes, contrib, ...rest } = state;
+  return {
+    pk: runsPartition(tenantId),
+    sk: runSortKey(state.runId),
+    ...rest,
+    attributes: JSON.stringify(attributes),
+    contrib: JSON.stringify(contrib),
+    byStart: byStartKey(state.startedAt, state.runId),
+    ...(state.repo ? { byRepo: byDimKey(state.repo, state.startedAt, state.runId) } : {}),
+    ...(state.agent ? { byAgent: byDimKey(state.agent, state.startedAt, state.runId) } : {}),
+    ver,
+    ...(ev.size ? { ev } : {}),
+    ttl,
+  };
+}
+
+export function decodeRun(item: Record<string, NativeAttributeValue>): StoredRun {
+  const { pk: _pk, sk: _sk, byStart: _b, byRepo: _r, byAgent: _a, ver, ev, ttl, attributes, contrib, ...rest } = item;
+  return {
+    state: {
+      ...(rest as unknown as RunState),
+      attributes: attributes ? JSON.parse(attributes as string) : {},
+      contrib: contrib ? JSON.parse(contrib as string) : {},
+    },
+    ver: Number(ver ?? 0),
+    ev: ev instanceof Set ? (ev as Set<string>) : new Set<string>(),
+    ttl: Number(ttl ?? 0),
+  };
+}
+
+/** Strongly consistent reads of several runs of one tenant. */
+export async function getRuns(s: Stores, tenantId: string, runIds: readonly string[]): Promise<Map<string, StoredRun>> {
+  const out = new Map<string, StoredRun>();
+  for (let i = 0; i < runIds.length; i += 100) {
+    let keys: Record<string, NativeAttributeValue>[] | undefined = runIds
+      .slice(i, i + 100)
+      .map((id) => ({ pk: runsPartition(tenantId), sk: runSortKey(id) }));
+    for (let attempt = 0; keys && keys.length > 0; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** attempt)));
+      const res = await s.ddb.send(
+        new BatchGetCommand({ RequestItems: { [s.tables.runs]: { Keys: keys, ConsistentRead: true } } }),
+      );
+      for (const item of res.Responses?.[s.tables.runs] ?? []) {
+        const run = decodeRun(item);
+        out.set(run.state.runId, run);
+      }
+      keys = res.UnprocessedKeys?.[s.tables.runs]?.Keys as Record<string, NativeAttributeValue>[] | undefined;
+      if (attempt > 8 && keys?.length) throw new Error('BatchGetItem left keys unprocessed after retries');
+    }
+  }
+  return out;
+}
+
+export interface StepChunk {
+  steps: unknown[];
+  s3Key: string;
+  lines: number[];
+  receivedAt: number;
+}
+
+export async function getChunks(s: Stores, tenantId: string, runId: string): Promise<StepChunk[]> {
+  const out: StepChunk[] = [];
+  let start: Record<string, NativeAttributeValue> | undefined;
+  do {
+    const res = await s.ddb.send(
+      new QueryCommand({
+        TableName: s.tables.runs,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': chunkPartition(tenantId, runId) },
+        ConsistentRead: true,
+        ExclusiveStartKey: start,
+      }),
+    );
+    for (const item of res.Items ?? []) {
+      out.push({
+        steps: JSON.parse(item.steps as string),
+        s3Key: item.s3Key as string,
+        lines: item.lines as number[],
+        receivedAt: item.receivedAt as number,
+      });
+    }
+    start = res.LastEvaluatedKey;
+  } while (start);
+  return out;
+}
+
+export interface RunListQuery {
+  tenantId: string;
+  index: 'byStart' | 'byRepo' | 'byAgent';
+  /** the indexed value for byRepo / byAgent */
+  value?: string;
+  fromMs: number;
+  toMs: number;
+  filter?: { expression: string; names: Record<string, string>; values: Record<string, NativeAttributeValue> };
+  startKey?: Record<string, NativeAttributeValue>;
+  pageSize: number;
+}
+
+/** One page of a run-list query, newest first; the caller keeps paging while it needs more. */
+export async function queryRunPage(s: Stores, q: RunListQuery): Promise<{ items: Record<string, NativeAttributeValue>[]; lastKey?: Record<string, NativeAttributeValue> }> {
+  const lo = q.index === 'byStart' ? startRange(q.fromMs) : dimRangeStart(q.value!, q.fromMs);
+  // `to` is exclusive: every key of an earlier start sorts before `<to ISO>`
+  const hi = q.index === 'byStart' ? startRange(q.toMs) : dimRangeEnd(q.value!, q.toMs);
+  const res = await s.ddb.send(
+    new QueryCommand({
+      TableName: s.tables.runs,
+      IndexName: q.index,
+      KeyConditionExpression: 'pk = :pk AND #ix BETWEEN :lo AND :hi',
+      FilterExpression: q.filter?.expression,
+      ExpressionAttributeNames: { '#ix': q.index, ...(q.filter?.names ?? {}) },
+      ExpressionAttributeValues: { ':pk': runsPartition(q.tenantId), ':lo': lo, ':hi': hi, ...(q.filter?.values ?? {}) },
+      ScanIndexForward: false,
+      ConsistentRead: true,
+      Select: 'ALL_ATTRIBUTES',
+      Limit: q.pageSize,
+      ExclusiveStartKey: q.startKey,
+    }),
+  );
+  return { items: res.Items ?? [], lastKey: res.LastEvaluatedKey };
+}
+
+export function indexKeyOf(item: Record<string, NativeAttributeValue>, index: RunListQuery['index']): Record<string, NativeAttributeValue> {
+  return { pk: item.pk, sk: item.sk, [index]: item[index] };
+}
+
+/** Trace look-up: `<tenant>#T#<traceId> / R#<runId>`, written when a run first gets its trace id. */
+export const tracePartition = (tenantId: string, traceId: string) => `${tenantId}#T#${traceId}`;
+
+export async function runIdsByTrace(s: Stores, tenantId: string, traceId: string): Promise<string[]> {
+  const res = await s.ddb.send(
+    new QueryCommand({
+      TableName: s.tables.runs,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': tracePartition(tenantId, traceId) },
+      ConsistentRead: true,
+      Limit: 500,
+    }),
+  );
+  return (res.Items ?? []).map((i) => String(i.sk).slice(2));
+}
