@@ -10,14 +10,18 @@ import { METRICS_NAMESPACE, SELF_METRICS, type SelfMetricKey } from './metrics.t
 export const logger = new Logger({ serviceName: 'lidless' });
 
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'lidless' });
+let pending = false;
 
 export function emit(key: SelfMetricKey, value: number): void {
   const m = SELF_METRICS[key];
+  pending = true;
   metrics.addMetric(m.name, m.unit === 'Count' ? MetricUnit.Count : MetricUnit.Milliseconds, value);
 }
 
 /** Flushes buffered metrics: call once at the end of each invocation. */
 export function flushMetrics(): void {
+  if (!pending) return;
+  pending = false;
   metrics.publishStoredMetrics();
 }
 

@@ -1,6 +1,6 @@
 import type { NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
 import type { Stores } from '../store/clients.ts';
-import { decodeRun, getChunks, getRuns, indexKeyOf, queryRunPage, runIdsByTrace, type RunListQuery } from '../store/runs-table.ts';
+import { decodeRun, getChunks, getRuns, indexKeyOf, queryRunPage, runIdsByTrace, type RunListQuery, type StoredRun } from '../store/runs-table.ts';
 import { getRawLines } from '../store/raw-bucket.ts';
 import { NotFoundError } from '../errors.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
@@ -46,30 +46,18 @@ export interface RunFilters {
 export async function listRuns(s: Stores, cursorKey: Buffer, tenantId: string, f: RunFilters, limit: number, cursor: string | undefined, now: number) {
   const index: RunListQuery['index'] = f.repo !== undefined ? 'byRepo' : f.agent !== undefined ? 'byAgent' : 'byStart';
   const value = index === 'byRepo' ? f.repo : index === 'byAgent' ? f.agent : undefined;
-  const conds: string[] = ['(attribute_not_exists(#ttl) OR #ttl >= :now)'];
-  const names: Record<string, string> = { '#ttl': 'ttl' };
-  const values: Record<string, NativeAttributeValue> = { ':now': nowSec(now) };
-  const eq = (attr: string, v: string | undefined) => {
-    if (v === undefined) return;
-    names[`#${attr}`] = attr;
-    values[`:${attr}`] = v;
-    conds.push(`#${attr} = :${attr}`);
-  };
-  if (index !== 'byRepo') eq('repo', f.repo);
-  if (index !== 'byAgent') eq('agent', f.agent);
-  eq('branch', f.branch);
-  eq('status', f.status);
-  eq('outcome', f.outcome);
-  if (f.model !== undefined) {
-    names['#models'] = 'models';
-    values[':model'] = f.model;
-    conds.push('contains(#models, :model)');
-  }
-  if (f.minCostUsd !== undefined) {
-    names['#cost'] = 'costNanos';
-    values[':minCost'] = Math.ceil(f.minCostUsd * 1e9 - 1e-6);
-    conds.push('#cost >= :minCost');
-  }
+  // KEYS_ONLY indexes keep run updates from writing to them; the remaining filters are applied to the
+  // items the bounded index range returns (a filter expression would cost the same read units)
+  const minCostNanos = f.minCostUsd === undefined ? undefined : Math.ceil(f.minCostUsd * 1e9 - 1e-6);
+  const keep = (r: StoredRun) =>
+    r.ttl >= nowSec(now) &&
+    (f.repo === undefined || r.state.repo === f.repo) &&
+    (f.agent === undefined || r.state.agent === f.agent) &&
+    (f.branch === undefined || r.state.branch === f.branch) &&
+    (f.status === undefined || r.state.status === f.status) &&
+    (f.outcome === undefined || r.state.outcome === f.outcome) &&
+    (f.model === undefined || r.state.models.includes(f.model)) &&
+    (minCostNanos === undefined || r.state.costNanos >= minCostNanos);
   const scope = { tenantId, list: `runs.list:${JSON.stringify([index, value, f])}` };
   let startKey = cursor ? decodeCursor<Record<string, NativeAttributeValue>>(cursorKey, scope, cursor) : undefined;
   const items: Run[] = [];
@@ -81,17 +69,18 @@ export async function listRuns(s: Stores, cursorKey: Buffer, tenantId: string, f
     value,
     fromMs: f.from ?? Date.UTC(2000, 0, 1),
     toMs: f.to ?? Date.UTC(2200, 0, 1),
-    filter: { expression: conds.join(' AND '), names, values },
     pageSize: Math.min(1000, Math.max(limit + 1, 100)),
   };
   for (;;) {
     const page = await queryRunPage(s, { ...q, startKey });
     for (const item of page.items) {
+      const run = decodeRun(item);
+      if (!keep(run)) continue;
       if (items.length === limit) {
         nextKey = indexKeyOf(lastRaw!, index);
         break;
       }
-      items.push(presentRun(tenantId, decodeRun(item).state));
+      items.push(presentRun(tenantId, run.state));
       lastRaw = item;
     }
     if (nextKey || !page.lastKey) break;

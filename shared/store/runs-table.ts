@@ -130,7 +130,6 @@ export interface RunListQuery {
   value?: string;
   fromMs: number;
   toMs: number;
-  filter?: { expression: string; names: Record<string, string>; values: Record<string, NativeAttributeValue> };
   startKey?: Record<string, NativeAttributeValue>;
   pageSize: number;
 }
@@ -145,9 +144,8 @@ export async function queryRunPage(s: Stores, q: RunListQuery): Promise<{ items:
       TableName: s.tables.runs,
       IndexName: q.index,
       KeyConditionExpression: 'pk = :pk AND #ix BETWEEN :lo AND :hi',
-      FilterExpression: q.filter?.expression,
-      ExpressionAttributeNames: { '#ix': q.index, ...(q.filter?.names ?? {}) },
-      ExpressionAttributeValues: { ':pk': runsPartition(q.tenantId), ':lo': lo, ':hi': hi, ...(q.filter?.values ?? {}) },
+      ExpressionAttributeNames: { '#ix': q.index },
+      ExpressionAttributeValues: { ':pk': runsPartition(q.tenantId), ':lo': lo, ':hi': hi },
       ScanIndexForward: false,
       ConsistentRead: true,
       Select: 'ALL_ATTRIBUTES',

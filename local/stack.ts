@@ -1,0 +1,212 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { startDynamo, type RunningDynamo } from './dynamodb.ts';
+import { startS3, type RunningS3 } from './s3.ts';
+import { freePort } from './ports.ts';
+import { provisionBucket, provisionTables } from './provision.ts';
+import { toEvent, writeResult } from './gateway.ts';
+import { LocalDeliveryQueue } from './queue.ts';
+import { sweepRawObjects } from './sweeper.ts';
+
+/**
+ * The whole backend on one machine: DynamoDB Local and an S3 server as child parts, the same Lambda
+ * handlers behind one HTTP server, the delivery queue and the schedules fired in-process.
+ */
+export interface StackOptions {
+  port: number;
+  host: string;
+  dataDir: string;
+  operatorToken?: string;
+  /** environment for the handlers (e.g. LIDLESS_WEBHOOK_BASE_DELAY_MS) */
+  env?: Record<string, string>;
+  /** run the windowed-alert evaluator every this many ms (60 s like AWS); 0 turns the schedule off */
+  evaluateEveryMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface RunningStack {
+  url: string;
+  operatorToken: string;
+  operatorTokenFile?: string;
+  dynamoEndpoint: string;
+  s3Endpoint: string;
+  tablePrefix: string;
+  bucket: string;
+  /** runs the scheduled evaluator once, now (tests and the CLI use it instead of waiting a minute) */
+  evaluateNow(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const TABLE_PREFIX = 'lidless';
+const BUCKET = 'lidless-raw';
+const MAX_REQUEST_BYTES = 6 * 1024 * 1024;
+
+function operatorToken(dataDir: string, given: string | undefined): { token: string; file?: string; created: boolean } {
+  if (given) return { token: given, created: false };
+  const file = join(dataDir, 'operator-token');
+  if (existsSync(file)) return { token: readFileSync(file, 'utf8').trim(), file, created: false };
+  const token = `ldo_${randomBytes(24).toString('base64url')}`;
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return { token, file, created: true };
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
+  return new Promise((resolvePromise, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_REQUEST_BYTES) over = true;
+      else chunks.push(c);
+    });
+    req.on('end', () => resolvePromise(over ? 'too-large' : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+export async function startStack(opts: StackOptions): Promise<RunningStack> {
+  const log = opts.log ?? (() => undefined);
+  const dataDir = resolve(opts.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const op = operatorToken(dataDir, opts.operatorToken);
+
+  const [dynamoPort, s3Port] = [await freePort(), await freePort()];
+  let dynamo: RunningDynamo | undefined;
+  let s3server: RunningS3 | undefined;
+  try {
+    [dynamo, s3server] = await Promise.all([startDynamo(join(dataDir, 'dynamodb'), dynamoPort), startS3(join(dataDir, 's3'), s3Port)]);
+  } catch (err) {
+    await Promise.allSettled([dynamo?.stop(), s3server?.stop()]);
+    throw err;
+  }
+
+  Object.assign(process.env, {
+    AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
+    // the S3 server only accepts its own fixed dummy credentials; DynamoDB Local (-sharedDb) takes any
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo!.endpoint,
+    AWS_ENDPOINT_URL_S3: s3server!.endpoint,
+    LIDLESS_TABLE_PREFIX: TABLE_PREFIX,
+    LIDLESS_RAW_BUCKET: BUCKET,
+    LIDLESS_OPERATOR_TOKEN: op.token,
+    LIDLESS_LOCAL_MODE: '1',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+    ...(opts.env ?? {}),
+  });
+
+  // the handlers read the environment on first use, so they are loaded after it is set
+  const [{ stores, resetStores }, { resetConfig }, runtime, ingestFn, apiFn, dispatchFn, evaluateFn, { ControlTable }] = await Promise.all([
+    import('../shared/store/clients.ts'),
+    import('../shared/config.ts'),
+    import('../shared/runtime.ts'),
+    import('../functions/ingest.ts'),
+    import('../functions/api.ts'),
+    import('../functions/dispatch.ts'),
+    import('../functions/evaluate.ts'),
+    import('../shared/store/control-table.ts'),
+  ]);
+  resetConfig();
+  resetStores();
+  runtime.resetRuntime();
+  const queue = new LocalDeliveryQueue(async () => dispatchFn.handler);
+  runtime.useDeliveryQueue(queue);
+
+  const ddbAdmin = new DynamoDBClient({});
+  await provisionTables(ddbAdmin, TABLE_PREFIX);
+  ddbAdmin.destroy();
+  await provisionBucket(stores().s3, BUCKET);
+
+  let ready = false;
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0]!;
+    if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
+      res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(ready ? { ok: true } : { ok: false }));
+      return;
+    }
+    const body = await readBody(req);
+    if (body === 'too-large') {
+      res.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
+      res.end(JSON.stringify({ error: `body is larger than ${MAX_REQUEST_BYTES} bytes` }));
+      return;
+    }
+    if (path === '/_local/evaluate' && req.method === 'POST') {
+      // local only: run the scheduled evaluator now, optionally as if at another time (tests, demos)
+      if (req.headers.authorization !== `Bearer ${op.token}`) {
+        res.writeHead(401, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: 'operator token required' }));
+        return;
+      }
+      const at = body.length ? (JSON.parse(body.toString('utf8')) as { now?: string }).now : undefined;
+      const sent = await runtime.runEvaluation(at ? Date.parse(at) : Date.now());
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ sent }));
+      return;
+    }
+    if (path.startsWith('/v1/')) {
+      writeResult(res, await ingestFn.handler(toEvent(req, body, 'ANY /v1/{proxy+}')));
+    } else if (path.startsWith('/trpc/')) {
+      writeResult(res, await apiFn.handler(toEvent(req, body, 'ANY /trpc/{proxy+}')));
+    } else {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: `no such endpoint: ${req.method} ${path}` }));
+    }
+  };
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err) => {
+      log(`request failed: ${(err as Error).message}`);
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'internal error' }));
+    });
+  });
+  await new Promise<void>((resolvePromise, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolvePromise());
+  });
+  const port = (server.address() as { port: number }).port;
+
+  const evaluateNow = async () => {
+    await evaluateFn.handler({ time: new Date().toISOString() } as never);
+  };
+  const timers: NodeJS.Timeout[] = [];
+  const every = opts.evaluateEveryMs ?? 60_000;
+  if (every > 0) {
+    timers.push(setInterval(() => evaluateNow().catch((e) => log(`evaluator failed: ${(e as Error).message}`)), every));
+  }
+  const sweep = () =>
+    sweepRawObjects(stores().s3, BUCKET, new ControlTable(stores()), Date.now()).catch((e) => log(`sweeper failed: ${(e as Error).message}`));
+  timers.push(setInterval(sweep, 3_600_000));
+  void sweep();
+  ready = true;
+
+  const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  return {
+    url: `http://${host}:${port}`,
+    operatorToken: op.token,
+    operatorTokenFile: op.file,
+    dynamoEndpoint: dynamo!.endpoint,
+    s3Endpoint: s3server!.endpoint,
+    tablePrefix: TABLE_PREFIX,
+    bucket: BUCKET,
+    evaluateNow,
+    async stop() {
+      ready = false;
+      for (const t of timers) clearInterval(t);
+      // stop accepting, let requests in flight finish
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeIdleConnections();
+      });
+      await queue.close();
+      await Promise.allSettled([s3server!.stop(), dynamo!.stop()]);
+    },
+  };
+}
