@@ -21,7 +21,8 @@ export const codex: AgentLogAdapter = {
           ? { type: 'step', step: responseCompleted(record) }
           : undefined;
       case 'tool_result':
-        return { type: 'step', step: toolStep(record, ['tool_name'], ['error.message', 'error']) };
+        // a failed call's `output` is the failure as the tool reported it (Codex sends no error field)
+        return { type: 'step', step: toolStep(record, ['tool_name'], ['error.message', 'error', 'output']) };
       default:
         return undefined;
     }
