@@ -38,11 +38,12 @@ export const TABLES: readonly TableDef[] = [
     ttlAttribute: 'ttl',
     localIndexes: [
       { name: 'byStart', sortKey: 'byStart', projection: 'KEYS_ONLY' },
+      // repo is the filter with many values; agent, status and outcome have few, so a newest-first
+      // read of the time range finds their matches quickly without an index (and its write cost)
       { name: 'byRepo', sortKey: 'byRepo', projection: 'KEYS_ONLY' },
-      { name: 'byAgent', sortKey: 'byAgent', projection: 'KEYS_ONLY' },
     ],
   },
-  // pre-aggregated cost cells per tenant and day, and the time buckets of windowed alerts
+  // pre-aggregated cost cells per tenant and day, and the slot counters of windowed alert rules
   { id: 'rollups', partitionKey: 'pk', sortKey: 'sk', ttlAttribute: 'ttl', localIndexes: [] },
   // tenant metrics from /v1/metrics: series state and per-hour points
   { id: 'metrics', partitionKey: 'pk', sortKey: 'sk', ttlAttribute: 'ttl', localIndexes: [] },

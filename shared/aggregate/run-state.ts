@@ -40,9 +40,9 @@ export interface RunState extends StepCounters {
   redactions: number;
   attributes: Record<string, unknown>;
   /**
-   * Step counters by 5-minute slot and model (`<slotMs>|<model or *>`): what the run has put into the
-   * time-bucketed cells, kept so that it can be moved when the run's repo, agent, branch or outcome
-   * becomes known later (the root span may arrive last).
+   * Step counters by UTC day and model (`<YYYY-MM-DD>|<model or *>`): what the run has put into the
+   * day cells, kept so that it can be moved when the run's repo, agent, branch or outcome becomes
+   * known later (the root span may arrive last).
    */
   contrib: Record<string, number[]>;
 }
@@ -58,6 +58,7 @@ export type PricedEvent = NormalizedEvent & {
 
 export const SLOT_MS = 5 * 60_000;
 export const slotOf = (ms: number) => Math.floor(ms / SLOT_MS) * SLOT_MS;
+const dayKey = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
 export function emptyCounters(): StepCounters {
   return { costNanos: 0, inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, unpricedTokens: 0, llmCalls: 0, toolCalls: 0, errors: 0 };
@@ -148,11 +149,11 @@ export function applyEvents(prev: RunState | undefined, runId: string, events: r
       const c = stepCounters(e as PricedEvent & { type: 'step' });
       for (const name of STEP_COUNTER_NAMES) s[name] += c[name];
       if (e.step.model && !s.models.includes(e.step.model)) s.models.push(e.step.model);
-      addInto(s.contrib, `${slotOf(e.step.endedAt ?? e.step.startedAt)}|${stepModelKey(e.step)}`, c);
+      addInto(s.contrib, `${dayKey(e.step.startedAt)}|${stepModelKey(e.step)}`, c);
     } else if (e.type === 'log' && e.level === 'error') {
       const c = { ...emptyCounters(), errors: 1 };
       s.errors += 1;
-      addInto(s.contrib, `${slotOf(e.at)}|*`, c);
+      addInto(s.contrib, `${dayKey(e.at)}|*`, c);
     }
   }
   // a run with no end signal reaches as far as its latest event

@@ -2,15 +2,16 @@ import { createHash } from 'node:crypto';
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { Stores } from '../store/clients.ts';
 import { ControlTable, type AlertRule, type Tenant } from '../store/control-table.ts';
-import { readSlotCells, type Cell } from '../store/rollups-table.ts';
+import { readWindowCounters } from '../store/rollups-table.ts';
 import { alertPut, alertSortKey, getRuleStates, listAlerts, ruleStatePut, type AlertPayload } from '../store/alerts-table.ts';
-import { binUpperMs } from '../aggregate/cells.ts';
+import { binUpperMs, type Counters } from '../aggregate/cells.ts';
 import { SLOT_MS } from '../aggregate/run-state.ts';
 import { crosses, isWindowMetric } from './rules.ts';
 import type { DeliveryMessage } from './queue.ts';
 
 /**
- * Windowed tenant rules, evaluated every minute from the 5-minute slot cells (never by scanning runs).
+ * Windowed tenant rules, evaluated every minute from each rule's 5-minute slot counters (never by
+ * scanning runs; see window-counters.ts for what ingest adds to them).
  * A window covers the slots that overlap [now − window, now]. A rule that starts to hold sends
  * `alert.firing`, one that stops holding sends `alert.resolved`, and nothing repeats while it holds:
  * the rule's state moves with a conditional write, in the same transaction as the alert event.
@@ -19,34 +20,24 @@ const WINDOW_MS: Record<string, number> = { '5m': 5 * 60_000, '1h': 3_600_000, '
 /** Deliveries pending this long after their last attempt were lost on the way to the queue. */
 const STALE_PENDING_MS = 16 * 60_000;
 
-export function windowValue(rule: AlertRule, cells: readonly Cell[], now: number): number {
+/** The watched value of a windowed rule from its slot counters overlapping [now − window, now]. */
+export function windowValue(rule: AlertRule, slots: readonly { slot: number; counters: Counters }[], now: number): number {
   const from = now - WINDOW_MS[rule.window ?? '5m']!;
-  const f = rule.filters ?? {};
-  const inWindow = cells.filter(
-    (c) =>
-      Number(c.period) + SLOT_MS > from &&
-      Number(c.period) <= now &&
-      (f.repo === undefined || c.dims.repo === f.repo) &&
-      (f.agent === undefined || c.dims.agent === f.agent) &&
-      (f.branch === undefined || c.dims.branch === f.branch),
-  );
-  // run counters sit in the `*` cell and in each used model's cell; cost sits under the step's model
-  const runCells = inWindow.filter((c) => (f.model === undefined ? c.dims.model === '*' : c.dims.model === f.model));
-  const sum = (cs: readonly Cell[], k: string) => cs.reduce((a, c) => a + (c.counters[k] ?? 0), 0);
+  const inWindow = slots.filter((c) => c.slot + SLOT_MS > from && c.slot <= now);
+  const sum = (k: string) => inWindow.reduce((a, c) => a + (c.counters[k] ?? 0), 0);
   switch (rule.metric) {
     case 'cost_usd':
-      return sum(f.model === undefined ? inWindow : runCells, 'costNanos') / 1e9;
+      return sum('costNanos') / 1e9;
     case 'runs_failed':
-      return sum(runCells, 'failed');
+      return sum('failed');
     case 'error_rate': {
-      const finished = sum(runCells, 'finished');
-      return finished === 0 ? 0 : sum(runCells, 'failed') / finished;
+      const finished = sum('finished');
+      return finished === 0 ? 0 : sum('failed') / finished;
     }
     case 'p95_run_duration_ms': {
       const bins = new Map<number, number>();
-      for (const c of runCells) for (const [k, v] of Object.entries(c.counters)) if (k.startsWith('h')) bins.set(Number(k.slice(1)), (bins.get(Number(k.slice(1))) ?? 0) + v);
+      for (const c of inWindow) for (const [k, v] of Object.entries(c.counters)) if (k.startsWith('h')) bins.set(Number(k.slice(1)), (bins.get(Number(k.slice(1))) ?? 0) + v);
       const total = [...bins.values()].reduce((a, b) => a + b, 0);
-      if (total === 0) return 0;
       let seen = 0;
       for (const bin of [...bins.keys()].sort((a, b) => a - b)) {
         seen += bins.get(bin)!;
@@ -62,14 +53,13 @@ export function windowValue(rule: AlertRule, cells: readonly Cell[], now: number
 export async function evaluateTenant(s: Stores, tenant: Tenant, rules: readonly AlertRule[], now: number): Promise<DeliveryMessage[]> {
   const windowed = rules.filter((r) => isWindowMetric(r.metric));
   if (windowed.length === 0) return [];
-  const longest = Math.max(...windowed.map((r) => WINDOW_MS[r.window ?? '5m']!));
-  const [cells, states] = await Promise.all([
-    readSlotCells(s, tenant.tenantId, Math.floor((now - longest) / SLOT_MS) * SLOT_MS, now + 1),
+  const [counters, states] = await Promise.all([
+    Promise.all(windowed.map((r) => readWindowCounters(s, tenant.tenantId, r.ruleId, now - WINDOW_MS[r.window ?? '5m']! - SLOT_MS, now))),
     getRuleStates(s, tenant.tenantId),
   ]);
   const out: DeliveryMessage[] = [];
-  for (const rule of windowed) {
-    const value = windowValue(rule, cells, now);
+  for (const [i, rule] of windowed.entries()) {
+    const value = windowValue(rule, counters[i]!, now);
     const holds = crosses(rule.op, value, rule.threshold);
     const state = states.get(rule.ruleId);
     const firing = state?.firing ?? false;

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { Stores } from '../store/clients.ts';
 import type { AlertRule, Tenant } from '../store/control-table.ts';
 import { applyEvents, type PricedEvent, type RunState } from '../aggregate/run-state.ts';
-import { contributions, diffContributions, mergeInto, type CellRef, type Counters } from '../aggregate/cells.ts';
-import { encodeRun, getRuns, chunkPartition, chunkSortKey, tracePartition, runSortKey, type StoredRun } from '../store/runs-table.ts';
-import { cellUpdate } from '../store/rollups-table.ts';
+import { contributions, diffContributions, mergeInto, type CellMap, type CellRef } from '../aggregate/cells.ts';
+import { encodeRun, encodeSteps, getRuns, chunkPartition, chunkSortKey, tracePartition, runSortKey, type StoredRun } from '../store/runs-table.ts';
+import { dayCellUpdate, windowCounterUpdate } from '../store/rollups-table.ts';
+import { windowDeltas, type WindowDelta } from '../alerts/window-counters.ts';
 import { alertPut, alertSortKey, type AlertPayload } from '../store/alerts-table.ts';
 import { eventFirings, runFirings, type Firing } from '../alerts/rules.ts';
 import { toStepRecord } from './steps.ts';
@@ -15,8 +16,8 @@ import { UnavailableError } from '../errors.ts';
  * Applies a request's events to the index, exactly once however often the client retries.
  *
  * Each run item holds the hashes of the event ids it has absorbed and a version number. A run's new
- * state, its step chunk, the rollup cells it moves and the alerts it fires are written in ONE
- * transaction whose run write is conditional on the version read:
+ * state, the rollup cells it moves, its windowed-rule counters and the alerts it fires are written in
+ * ONE transaction whose run write is conditional on the version read:
  *
  *   writer A: read run v3 ─ fold e1,e2 ─ TX(put run v4 if ver=3, add cells, put chunk) ✓
  *   writer B: read run v3 ─ fold e2,e5 ─ TX(put run v4 if ver=3, ...)  ✗ cancelled
@@ -26,6 +27,10 @@ import { UnavailableError } from '../errors.ts';
  * failed after S3 but before the index retries into the same state; concurrent writers to one run are
  * serialised by the version check. Cells are only ever changed with ADD of a difference computed from
  * the committed state, so they stay equal to the sum of the runs.
+ *
+ * The run's step chunk (its steps from this request) is written just before, outside the transaction
+ * (half the write cost): its key is fixed by the request, so a retry overwrites it, and the run item
+ * lists the chunks it committed, so a chunk whose transaction never committed is never shown.
  */
 export interface ApplyInput {
   tenant: Tenant;
@@ -64,8 +69,11 @@ interface RunPlan {
   fresh: number[];
   dups: number[];
   after?: RunState;
+  /** written before the transaction (idempotent put) */
+  chunk?: Record<string, unknown>;
   writes: Record<string, unknown>[];
-  cells: Map<string, { ref: CellRef; counters: Counters }>;
+  cells: CellMap;
+  windows: WindowDelta[];
   alerts: AlertRef[];
 }
 
@@ -83,7 +91,7 @@ function plan(input: ApplyInput, runId: string, itemIdx: number[], stored: Store
       fresh.push(i);
     }
   }
-  const p: RunPlan = { runId, itemIdx, fresh, dups, writes: [], cells: new Map(), alerts: [] };
+  const p: RunPlan = { runId, itemIdx, fresh, dups, writes: [], cells: new Map(), windows: [], alerts: [] };
   if (fresh.length === 0) return p;
 
   const events = fresh.map((i) => input.items[i]!.event);
@@ -91,10 +99,23 @@ function plan(input: ApplyInput, runId: string, itemIdx: number[], stored: Store
   const after = applyEvents(before, runId, events);
   p.after = after;
   p.cells = diffContributions(contributions(before), contributions(after));
+  p.windows = windowDeltas(input.rules, before, after, events);
 
   const retentionMs = input.tenant.retentionDays * DAY_MS;
   const ttl = Math.ceil(Math.max(stored?.ttl ?? 0, (input.receivedAt + retentionMs) / 1000, ((after.endedAt ?? 0) + retentionMs) / 1000));
-  const runItem = encodeRun(input.tenant.tenantId, after, (stored?.ver ?? 0) + 1, seen, ttl);
+  const chunkSk = chunkSortKey(input.receivedAt, input.batchId);
+  const steps = events.filter((e) => e.type === 'step').map((e) => toStepRecord(e as PricedEvent & { type: 'step' }));
+  p.chunk = {
+    pk: chunkPartition(input.tenant.tenantId, runId),
+    sk: chunkSk,
+    steps: encodeSteps(steps),
+    s3Key: input.s3Key,
+    lines: fresh.map((i) => input.items[i]!.line),
+    receivedAt: input.receivedAt,
+    ttl: Math.ceil((input.receivedAt + retentionMs) / 1000),
+  };
+  const chunks = [...(stored?.chunks ?? []).filter((c) => c !== chunkSk), chunkSk];
+  const runItem = encodeRun(input.tenant.tenantId, after, (stored?.ver ?? 0) + 1, seen, ttl, chunks);
   p.writes.push({
     Put: {
       TableName: s.tables.runs,
@@ -104,21 +125,6 @@ function plan(input: ApplyInput, runId: string, itemIdx: number[], stored: Store
         : { ConditionExpression: 'attribute_not_exists(pk)' }),
     },
   });
-  p.writes.push({
-    Put: {
-      TableName: s.tables.runs,
-      Item: {
-        pk: chunkPartition(input.tenant.tenantId, runId),
-        sk: chunkSortKey(input.receivedAt, input.batchId),
-        steps: JSON.stringify(events.filter((e) => e.type === 'step').map((e) => toStepRecord(e as PricedEvent & { type: 'step' }))),
-        s3Key: input.s3Key,
-        lines: fresh.map((i) => input.items[i]!.line),
-        receivedAt: input.receivedAt,
-        ttl: Math.ceil((input.receivedAt + retentionMs) / 1000),
-      },
-    },
-  });
-
   if (after.traceId && after.traceId !== before?.traceId) {
     p.writes.push({
       Put: { TableName: s.tables.runs, Item: { pk: tracePartition(input.tenant.tenantId, after.traceId.toLowerCase()), sk: runSortKey(runId), ttl } },
@@ -143,32 +149,40 @@ function plan(input: ApplyInput, runId: string, itemIdx: number[], stored: Store
 }
 
 function cellTtl(ref: CellRef, retentionDays: number): number {
-  const base = ref.family === 'day' ? Date.parse(`${ref.period}T00:00:00Z`) + DAY_MS : Number(ref.period) + 2 * DAY_MS;
-  return Math.ceil((base + (ref.family === 'day' ? retentionDays * DAY_MS : 0)) / 1000);
+  return Math.ceil((Date.parse(`${ref.day}T00:00:00Z`) + (retentionDays + 1) * DAY_MS) / 1000);
 }
+const windowTtl = (slot: number) => Math.ceil((slot + 2 * DAY_MS) / 1000);
 
 /** Groups run plans into transactions of at most 100 items, cells merged within each. */
 function transactions(input: ApplyInput, plans: RunPlan[], s: Stores): { plans: RunPlan[]; items: Record<string, unknown>[] }[] {
-  const groups: { plans: RunPlan[]; cells: Map<string, { ref: CellRef; counters: Counters }>; writes: number }[] = [];
+  const groups: { plans: RunPlan[]; cells: CellMap; windows: Map<string, WindowDelta>; writes: number }[] = [];
   for (const p of plans) {
     if (p.writes.length === 0) continue;
     let g = groups[groups.length - 1];
-    const extra = p.writes.length + p.cells.size;
-    if (!g || g.writes + g.cells.size + extra > MAX_TX_ITEMS) {
-      g = { plans: [], cells: new Map(), writes: 0 };
+    const extra = p.writes.length + p.cells.size + p.windows.length;
+    if (!g || g.writes + g.cells.size + g.windows.size + extra > MAX_TX_ITEMS) {
+      g = { plans: [], cells: new Map(), windows: new Map(), writes: 0 };
       groups.push(g);
     }
     g.plans.push(p);
     g.writes += p.writes.length;
     mergeInto(g.cells, p.cells);
+    for (const w of p.windows) {
+      const key = `${w.ruleId}|${w.slot}`;
+      const cur = g.windows.get(key) ?? { ruleId: w.ruleId, slot: w.slot, counters: {} };
+      for (const [k, v] of Object.entries(w.counters)) cur.counters[k] = (cur.counters[k] ?? 0) + v;
+      g.windows.set(key, cur);
+    }
   }
+  const tenantId = input.tenant.tenantId;
   return groups.map((g) => ({
     plans: g.plans,
     items: [
       ...g.plans.flatMap((p) => p.writes),
       ...[...g.cells.values()]
         .filter(({ counters }) => Object.values(counters).some((v) => v !== 0))
-        .map(({ ref, counters }) => cellUpdate(s, input.tenant.tenantId, ref, counters, cellTtl(ref, input.tenant.retentionDays))),
+        .map(({ ref, counters }) => dayCellUpdate(s, tenantId, ref, counters, cellTtl(ref, input.tenant.retentionDays))),
+      ...[...g.windows.values()].map((w) => windowCounterUpdate(s, tenantId, w.ruleId, w.slot, w.counters, windowTtl(w.slot))),
     ],
   }));
 }
@@ -200,6 +214,9 @@ export async function applyToIndex(s: Stores, input: ApplyInput): Promise<ApplyR
     for (const p of plans) if (p.writes.length === 0) for (const i of p.dups) outcome[i] = 'duplicate';
     for (const tx of transactions(input, plans, s)) {
       try {
+        await Promise.all(
+          tx.plans.filter((p) => p.chunk).map((p) => s.ddb.send(new PutCommand({ TableName: s.tables.runs, Item: p.chunk!, ReturnConsumedCapacity: 'TOTAL' }))),
+        );
         const res = await s.ddb.send(
           new TransactWriteCommand({ TransactItems: tx.items as never, ReturnConsumedCapacity: 'TOTAL' }),
         );

@@ -1,15 +1,14 @@
 import type { Stores } from '../store/clients.ts';
 import { readDayCells, type Cell } from '../store/rollups-table.ts';
-import { dayOf } from '../aggregate/cells.ts';
+import { dayOf, parseModelCounter } from '../aggregate/cells.ts';
 import { BadRequestError } from '../errors.ts';
 
 /**
  * Cost rollups, read from the day cells only: O(days × cells) reads, never a scan of events or runs.
  *
- * A cell's run counters (runs, wall time, useful outcomes) sit in its `*` cell and, for runs that used
- * a model, in that model's cell too; step counters (cost, tokens, calls, errors) sit under the model of
- * the step. So a `model` row takes everything from its model's cells, and every other grouping takes
- * run counters from `*` cells and step counters from all cells, which counts each run once.
+ * A cell holds its totals (each run once, every step) and the same counters per model under
+ * `m|<model>|<counter>` (the runs that used the model, the model's steps). A `model` row, or any row
+ * when a model filter is given, is made of those per-model counters; every other row of the totals.
  */
 export const GROUP_BYS = ['day', 'model', 'repo', 'agent', 'outcome', 'branch'] as const;
 export type GroupBy = (typeof GROUP_BYS)[number];
@@ -37,9 +36,23 @@ const MAX_DAYS = 400;
 type Acc = Record<(typeof RUN_COUNTERS)[number] | (typeof STEP_COUNTERS)[number], number>;
 const emptyAcc = (): Acc => ({ runs: 0, wallTimeMs: 0, usefulOutcomes: 0, costNanos: 0, inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, llmCalls: 0, toolCalls: 0, errors: 0 });
 
-function addCell(acc: Acc, cell: Cell, runCounters: boolean): void {
-  if (runCounters) for (const k of RUN_COUNTERS) acc[k] += cell.counters[k] ?? 0;
-  for (const k of STEP_COUNTERS) acc[k] += cell.counters[k] ?? 0;
+const FIELDS = [...RUN_COUNTERS, ...STEP_COUNTERS] as const;
+
+function addCounters(acc: Acc, counters: Record<string, number>): void {
+  for (const k of FIELDS) acc[k] += counters[k] ?? 0;
+}
+
+/** A cell's counters per model: `{ model: { counter: value } }`. */
+function perModel(cell: Cell): Map<string, Record<string, number>> {
+  const out = new Map<string, Record<string, number>>();
+  for (const [name, v] of Object.entries(cell.counters)) {
+    const m = parseModelCounter(name);
+    if (!m) continue;
+    const cur = out.get(m.model) ?? {};
+    cur[m.counter] = v;
+    out.set(m.model, cur);
+  }
+  return out;
 }
 
 function row(key: string, a: Acc): RollupRow {
@@ -88,28 +101,24 @@ export async function costRollup(s: Stores, q: RollupInput, now: number) {
   );
   const groups = new Map<string, Acc>();
   const totals = emptyAcc();
-  for (const c of selected) {
-    const isRunCell = c.dims.model === '*';
-    if (q.model !== undefined) {
-      // only the model's cells: its steps, and the runs that used it
-      if (c.dims.model !== q.model) continue;
-      addCell(totals, c, true);
-    } else {
-      addCell(totals, c, isRunCell);
-    }
-    let key: string;
-    let runCounters: boolean;
-    if (q.groupBy === 'model') {
-      if (isRunCell) continue;
-      key = c.dims.model;
-      runCounters = true;
-    } else {
-      key = q.groupBy === 'day' ? c.period : (c.dims[q.groupBy] ?? 'unknown');
-      runCounters = q.model !== undefined || isRunCell;
-    }
+  const addRow = (key: string, counters: Record<string, number>) => {
     const acc = groups.get(key) ?? emptyAcc();
-    addCell(acc, c, runCounters);
+    addCounters(acc, counters);
     groups.set(key, acc);
+  };
+  for (const c of selected) {
+    const keyOf = () => (q.groupBy === 'day' ? c.day : c.dims[q.groupBy as Exclude<GroupBy, 'day' | 'model'>] ?? 'unknown');
+    if (q.groupBy === 'model' || q.model !== undefined) {
+      for (const [model, counters] of perModel(c)) {
+        if (q.model !== undefined && model !== q.model) continue;
+        addRow(q.groupBy === 'model' ? model : keyOf(), counters);
+        if (q.model !== undefined) addCounters(totals, counters);
+      }
+      if (q.model === undefined) addCounters(totals, c.counters);
+    } else {
+      addRow(keyOf(), c.counters);
+      addCounters(totals, c.counters);
+    }
   }
   const rows = [...groups.entries()]
     .map(([k, a]) => row(k, a))

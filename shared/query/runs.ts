@@ -21,7 +21,7 @@ async function liveRun(s: Stores, tenantId: string, runId: string, now: number) 
 
 export async function getRun(s: Stores, tenantId: string, runId: string, now: number) {
   const run = await liveRun(s, tenantId, runId, now);
-  const chunks = await getChunks(s, tenantId, runId);
+  const chunks = await getChunks(s, tenantId, runId, run.chunks);
   const steps = mergeSteps(chunks.flatMap((c) => c.steps as StepRecord[]));
   return { run: presentRun(tenantId, run.state), steps: steps.map(presentStep) };
 }
@@ -40,12 +40,11 @@ export interface RunFilters {
 
 /**
  * Newest first by start. Served by an LSI of the tenant's run partition: `byRepo` when a repo is given,
- * else `byAgent` when an agent is given, else `byStart`; always bounded by the time range. The other
- * filters are applied to that bounded read.
+ * else `byStart`; always bounded by the time range. The other filters are applied to that bounded read.
  */
 export async function listRuns(s: Stores, cursorKey: Buffer, tenantId: string, f: RunFilters, limit: number, cursor: string | undefined, now: number) {
-  const index: RunListQuery['index'] = f.repo !== undefined ? 'byRepo' : f.agent !== undefined ? 'byAgent' : 'byStart';
-  const value = index === 'byRepo' ? f.repo : index === 'byAgent' ? f.agent : undefined;
+  const index: RunListQuery['index'] = f.repo !== undefined ? 'byRepo' : 'byStart';
+  const value = index === 'byRepo' ? f.repo : undefined;
   // KEYS_ONLY indexes keep run updates from writing to them; the remaining filters are applied to the
   // items the bounded index range returns (a filter expression would cost the same read units)
   const minCostNanos = f.minCostUsd === undefined ? undefined : Math.ceil(f.minCostUsd * 1e9 - 1e-6);
@@ -102,8 +101,8 @@ export async function runsByTrace(s: Stores, tenantId: string, traceId: string, 
 
 /** The run's stored raw events, newest first, read from the raw objects. */
 export async function rawEvents(s: Stores, cursorKey: Buffer, tenantId: string, runId: string, limit: number, cursor: string | undefined, now: number) {
-  await liveRun(s, tenantId, runId, now);
-  const chunks = (await getChunks(s, tenantId, runId)).sort((a, b) => b.receivedAt - a.receivedAt);
+  const run = await liveRun(s, tenantId, runId, now);
+  const chunks = (await getChunks(s, tenantId, runId, run.chunks)).sort((a, b) => b.receivedAt - a.receivedAt);
   const refs = chunks.flatMap((c) => [...c.lines].reverse().map((line) => ({ key: c.s3Key, line })));
   const scope = { tenantId, list: `runs.raw:${runId}` };
   const offset = cursor ? decodeCursor<number>(cursorKey, scope, cursor) : 0;

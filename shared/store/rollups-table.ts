@@ -1,44 +1,33 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
 import type { Stores } from './clients.ts';
-import { cellId, type CellRef, type Counters } from '../aggregate/cells.ts';
+import { dimsHash, type CellRef, type Counters } from '../aggregate/cells.ts';
 
 /**
  * The rollups table: this module owns its key layout.
  *
- *   <tenant>#D#<YYYY-MM-DD> / <dims hash>                 day cell (cost rollups)
- *   <tenant>#W#<YYYY-MM-DDTHH> / <slot ms>#<dims hash>     5-minute slot cell (windowed alerts), one
- *                                                          partition per hour so a window is a few queries
+ *   <tenant>#D#<YYYY-MM-DD> / <dims hash>     day cell (cost rollups), see shared/aggregate/cells.ts
+ *   <tenant>#W#<ruleId>     / <slot ISO>      a windowed alert rule's counters per 5-minute slot
  *
- * Cells are updated with `ADD` only, so concurrent writers never overwrite each other's counts.
+ * Both are only ever changed with `ADD`, so concurrent writers never overwrite each other's counts.
  */
 export interface Cell {
+  day: string;
   dims: CellRef['dims'];
-  period: string;
   counters: Counters;
 }
 
-const DIM_ATTRS = ['repo', 'agent', 'branch', 'outcome', 'model'] as const;
+const DIM_ATTRS = ['repo', 'agent', 'branch', 'outcome'] as const;
 
-export function cellKey(tenantId: string, ref: CellRef): { pk: string; sk: string } {
-  const hash = cellId(ref).split('|')[2]!;
-  if (ref.family === 'day') return { pk: `${tenantId}#D#${ref.period}`, sk: hash };
-  const slotIso = new Date(Number(ref.period)).toISOString();
-  return { pk: `${tenantId}#W#${slotIso.slice(0, 13)}`, sk: `${ref.period}#${hash}` };
-}
-
-/** The UpdateItem (for a transaction) that adds `counters` to a cell, creating it with its dimensions. */
-export function cellUpdate(s: Stores, tenantId: string, ref: CellRef, counters: Counters, ttl: number) {
+function addUpdate(table: string, key: { pk: string; sk: string }, counters: Counters, ttl: number, sets: Record<string, string> = {}) {
   const names: Record<string, string> = { '#ttl': 'ttl' };
   const values: Record<string, NativeAttributeValue> = { ':ttl': ttl };
-  const sets = ['#ttl = :ttl'];
-  for (const d of DIM_ATTRS) {
-    const v = ref.dims[d];
-    if (v === undefined) continue;
-    names[`#${d}`] = d;
-    values[`:${d}`] = v;
-    sets.push(`#${d} = if_not_exists(#${d}, :${d})`);
-  }
+  const setExprs = ['#ttl = :ttl'];
+  Object.entries(sets).forEach(([k, v], i) => {
+    names[`#s${i}`] = k;
+    values[`:s${i}`] = v;
+    setExprs.push(`#s${i} = if_not_exists(#s${i}, :s${i})`);
+  });
   const adds: string[] = [];
   Object.entries(counters).forEach(([k, v], i) => {
     names[`#c${i}`] = k;
@@ -47,16 +36,29 @@ export function cellUpdate(s: Stores, tenantId: string, ref: CellRef, counters: 
   });
   return {
     Update: {
-      TableName: s.tables.rollups,
-      Key: cellKey(tenantId, ref),
-      UpdateExpression: `SET ${sets.join(', ')} ADD ${adds.join(', ')}`,
+      TableName: table,
+      Key: key,
+      UpdateExpression: `SET ${setExprs.join(', ')}${adds.length ? ` ADD ${adds.join(', ')}` : ''}`,
       ExpressionAttributeNames: names,
       ExpressionAttributeValues: values,
     },
   };
 }
 
-function toCell(item: Record<string, NativeAttributeValue>, period: string): Cell {
+export function dayCellKey(tenantId: string, ref: CellRef): { pk: string; sk: string } {
+  return { pk: `${tenantId}#D#${ref.day}`, sk: dimsHash(ref.dims) };
+}
+
+/** The UpdateItem (for a transaction) that adds `counters` to a day cell, creating it with its dimensions. */
+export function dayCellUpdate(s: Stores, tenantId: string, ref: CellRef, counters: Counters, ttl: number) {
+  return addUpdate(s.tables.rollups, dayCellKey(tenantId, ref), counters, ttl, { ...ref.dims });
+}
+
+export function windowCounterUpdate(s: Stores, tenantId: string, ruleId: string, slotMs: number, counters: Counters, ttl: number) {
+  return addUpdate(s.tables.rollups, { pk: `${tenantId}#W#${ruleId}`, sk: new Date(slotMs).toISOString() }, counters, ttl);
+}
+
+function toCell(item: Record<string, NativeAttributeValue>, day: string): Cell {
   const counters: Counters = {};
   const dims: Record<string, string> = {};
   for (const [k, v] of Object.entries(item)) {
@@ -64,10 +66,10 @@ function toCell(item: Record<string, NativeAttributeValue>, period: string): Cel
     if ((DIM_ATTRS as readonly string[]).includes(k)) dims[k] = v as string;
     else if (typeof v === 'number') counters[k] = v;
   }
-  return { dims: dims as unknown as CellRef['dims'], period, counters };
+  return { day, dims: dims as unknown as CellRef['dims'], counters };
 }
 
-async function queryAll(s: Stores, pk: string, skBetween?: [string, string]): Promise<{ items: Record<string, NativeAttributeValue>[]; consumedUnits: number }> {
+async function queryAll(s: Stores, pk: string, skBetween?: [string, string]) {
   const items: Record<string, NativeAttributeValue>[] = [];
   let consumedUnits = 0;
   let start: Record<string, NativeAttributeValue> | undefined;
@@ -90,28 +92,25 @@ async function queryAll(s: Stores, pk: string, skBetween?: [string, string]): Pr
 }
 
 /** Every day cell of the given days: O(days × cells), whatever the number of events. */
-export async function readDayCells(s: Stores, tenantId: string, days: readonly string[], nowSec: number): Promise<{ cells: Cell[]; consumedUnits: number }> {
+export async function readDayCells(s: Stores, tenantId: string, days: readonly string[], nowSec: number): Promise<{ cells: Cell[]; consumedUnits: number; itemsRead: number }> {
   const results = await Promise.all(days.map((day) => queryAll(s, `${tenantId}#D#${day}`).then((r) => ({ day, ...r }))));
   const cells: Cell[] = [];
   let consumedUnits = 0;
+  let itemsRead = 0;
   for (const r of results) {
     consumedUnits += r.consumedUnits;
+    itemsRead += r.items.length;
     for (const item of r.items) if (!(typeof item.ttl === 'number' && item.ttl < nowSec)) cells.push(toCell(item, r.day));
   }
-  return { cells, consumedUnits };
+  return { cells, consumedUnits, itemsRead };
 }
 
-/** Slot cells with slot start in [fromMs, toMs). */
-export async function readSlotCells(s: Stores, tenantId: string, fromMs: number, toMs: number): Promise<Cell[]> {
-  const hours: string[] = [];
-  for (let h = Math.floor(fromMs / 3_600_000) * 3_600_000; h < toMs; h += 3_600_000) hours.push(new Date(h).toISOString().slice(0, 13));
-  const results = await Promise.all(hours.map((hour) => queryAll(s, `${tenantId}#W#${hour}`)));
-  const cells: Cell[] = [];
-  for (const r of results) {
-    for (const item of r.items) {
-      const slot = Number(String(item.sk).split('#')[0]);
-      if (slot >= fromMs && slot < toMs) cells.push(toCell(item, String(slot)));
-    }
-  }
-  return cells;
+/** A windowed rule's slot counters with slot start in [fromMs, toMs]. */
+export async function readWindowCounters(s: Stores, tenantId: string, ruleId: string, fromMs: number, toMs: number): Promise<{ slot: number; counters: Counters }[]> {
+  const { items } = await queryAll(s, `${tenantId}#W#${ruleId}`, [new Date(fromMs).toISOString(), new Date(toMs).toISOString()]);
+  return items.map((item) => {
+    const counters: Counters = {};
+    for (const [k, v] of Object.entries(item)) if (k !== 'ttl' && typeof v === 'number') counters[k] = v;
+    return { slot: Date.parse(item.sk as string), counters };
+  });
 }

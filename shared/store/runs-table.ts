@@ -1,3 +1,4 @@
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { BatchGetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
 import type { Stores } from './clients.ts';
@@ -6,13 +7,15 @@ import type { RunState } from '../aggregate/run-state.ts';
 /**
  * The runs table: this module owns its key layout.
  *
- *   <tenant>#RUNS     / R#<runId>                       run summary (+ LSIs byStart, byRepo, byAgent)
- *   <tenant>#R#<runId>/ S#<receivedAt>#<batchId>        step chunk: the run's steps from one request,
- *                                                       and where its raw events sit in object storage
+ *   <tenant>#RUNS      / R#<runId>                       run summary (+ LSIs byStart, byRepo)
+ *   <tenant>#R#<runId> / S#<receivedAt>#<batchId>        step chunk: the run's steps from one request
+ *                                                        (gzip JSON), and where its raw events sit
+ *   <tenant>#T#<traceId> / R#<runId>                     trace id → run
  *
- * Run summaries share one partition per tenant so that listing by time (and by repo or agent) is a
- * strongly consistent LSI query: read-your-writes on the query path. LSIs are KEYS_ONLY, so an update
- * that keeps a run's start, repo and agent writes nothing to them.
+ * Run summaries share one partition per tenant so that listing by time (and by repo) is a strongly
+ * consistent LSI query: read-your-writes on the query path. LSIs are KEYS_ONLY, so an update that
+ * keeps a run's start and repo writes nothing to them. (One partition per tenant bounds a tenant to
+ * DynamoDB's 10 GB per item collection: about ten million live runs at 1 KB.)
  */
 const SEP = '\u0001';
 
@@ -33,10 +36,12 @@ export interface StoredRun {
   ver: number;
   /** hashes of the event ids already applied */
   ev: Set<string>;
+  /** sort keys of the step chunks this run committed */
+  chunks: string[];
   ttl: number;
 }
 
-export function encodeRun(tenantId: string, state: RunState, ver: number, ev: Set<string>, ttl: number): Record<string, NativeAttributeValue> {
+export function encodeRun(tenantId: string, state: RunState, ver: number, ev: Set<string>, ttl: number, chunks: string[]): Record<string, NativeAttributeValue> {
   const { attributes, contrib, ...rest } = state;
   return {
     pk: runsPartition(tenantId),
@@ -46,15 +51,15 @@ export function encodeRun(tenantId: string, state: RunState, ver: number, ev: Se
     contrib: JSON.stringify(contrib),
     byStart: byStartKey(state.startedAt, state.runId),
     ...(state.repo ? { byRepo: byDimKey(state.repo, state.startedAt, state.runId) } : {}),
-    ...(state.agent ? { byAgent: byDimKey(state.agent, state.startedAt, state.runId) } : {}),
     ver,
     ...(ev.size ? { ev } : {}),
+    ...(chunks.length ? { chunks } : {}),
     ttl,
   };
 }
 
 export function decodeRun(item: Record<string, NativeAttributeValue>): StoredRun {
-  const { pk: _pk, sk: _sk, byStart: _b, byRepo: _r, byAgent: _a, ver, ev, ttl, attributes, contrib, ...rest } = item;
+  const { pk: _pk, sk: _sk, byStart: _b, byRepo: _r, ver, ev, chunks, ttl, attributes, contrib, ...rest } = item;
   return {
     state: {
       ...(rest as unknown as RunState),
@@ -63,6 +68,7 @@ export function decodeRun(item: Record<string, NativeAttributeValue>): StoredRun
     },
     ver: Number(ver ?? 0),
     ev: ev instanceof Set ? (ev as Set<string>) : new Set<string>(),
+    chunks: (chunks as string[] | undefined) ?? [],
     ttl: Number(ttl ?? 0),
   };
 }
@@ -97,7 +103,14 @@ export interface StepChunk {
   receivedAt: number;
 }
 
-export async function getChunks(s: Stores, tenantId: string, runId: string): Promise<StepChunk[]> {
+/** Steps are stored as gzip JSON: the chunk is written once per run and request, and is a third the size. */
+export function encodeSteps(steps: unknown[]): Uint8Array {
+  return gzipSync(JSON.stringify(steps));
+}
+
+/** The run's committed chunks (those it lists), oldest first. */
+export async function getChunks(s: Stores, tenantId: string, runId: string, committed: readonly string[]): Promise<StepChunk[]> {
+  const keep = new Set(committed);
   const out: StepChunk[] = [];
   let start: Record<string, NativeAttributeValue> | undefined;
   do {
@@ -111,8 +124,9 @@ export async function getChunks(s: Stores, tenantId: string, runId: string): Pro
       }),
     );
     for (const item of res.Items ?? []) {
+      if (!keep.has(item.sk as string)) continue;
       out.push({
-        steps: JSON.parse(item.steps as string),
+        steps: JSON.parse(gunzipSync(item.steps as Uint8Array).toString('utf8')),
         s3Key: item.s3Key as string,
         lines: item.lines as number[],
         receivedAt: item.receivedAt as number,
@@ -125,8 +139,8 @@ export async function getChunks(s: Stores, tenantId: string, runId: string): Pro
 
 export interface RunListQuery {
   tenantId: string;
-  index: 'byStart' | 'byRepo' | 'byAgent';
-  /** the indexed value for byRepo / byAgent */
+  index: 'byStart' | 'byRepo';
+  /** the indexed value for byRepo */
   value?: string;
   fromMs: number;
   toMs: number;

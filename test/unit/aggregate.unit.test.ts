@@ -1,30 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { applyEvents, type PricedEvent } from '../../shared/aggregate/run-state.ts';
-import { contributions, diffContributions } from '../../shared/aggregate/cells.ts';
+import { contributions, diffContributions, modelCounter, type CellMap } from '../../shared/aggregate/cells.ts';
+import { windowDeltas } from '../../shared/alerts/window-counters.ts';
+import type { StepInput } from '../../shared/model.ts';
+import type { AlertRule } from '../../shared/store/control-table.ts';
 
 const T0 = Date.UTC(2026, 10, 20, 10, 0, 0);
 
-function step(id: string, over: Partial<PricedEvent & { type: 'step' }>['step'] = {}, costNanos?: number): PricedEvent {
-  return {
-    type: 'step',
-    eventId: id,
-    runId: 'r1',
-    redactions: 0,
-    costNanos,
-    step: { stepId: id, kind: 'llm', name: 'chat', startedAt: T0 + 1000, endedAt: T0 + 2000, status: 'ok', model: 'm1', usage: { inputTokens: 10, outputTokens: 5 }, ...over },
-  } as PricedEvent;
+function step(id: string, over: Partial<StepInput> = {}, costNanos?: number): PricedEvent {
+  const s: StepInput = { stepId: id, kind: 'llm', name: 'chat', startedAt: T0 + 1000, endedAt: T0 + 2000, status: 'ok', model: 'm1', usage: { inputTokens: 10, outputTokens: 5 }, ...over };
+  return { type: 'step', eventId: id, runId: 'r1', redactions: 0, costNanos, step: s };
 }
 const runEvent = (id: string, run: Record<string, unknown>): PricedEvent => ({ type: 'run', eventId: id, runId: 'r1', at: T0, run, redactions: 0 }) as PricedEvent;
 
-function sumCells(cells: ReturnType<typeof contributions>, family: 'day' | 'slot', key: string, runCellsOnly = false): number {
-  let total = 0;
-  for (const { ref, counters } of cells.values()) {
-    if (ref.family !== family) continue;
-    if (runCellsOnly && ref.dims.model !== '*') continue;
-    total += counters[key] ?? 0;
-  }
-  return total;
-}
+const sum = (cells: CellMap, key: string, where: (repo: string) => boolean = () => true) =>
+  [...cells.values()].filter((c) => where(c.ref.dims.repo)).reduce((a, c) => a + (c.counters[key] ?? 0), 0);
 
 describe('run folding', () => {
   it('adds step counters, keeps the earliest start and the latest end of a run without an end signal', () => {
@@ -41,32 +31,45 @@ describe('run folding', () => {
   });
 });
 
-describe('cells', () => {
-  it('moves a run between rollup cells when its repo becomes known, without counting it twice', () => {
+describe('day cells', () => {
+  it('moves a run between cells when its repo becomes known, without counting it twice', () => {
     const before = applyEvents(undefined, 'r1', [step('a', {}, 2000)]);
     const after = applyEvents(before, 'r1', [runEvent('e', { repo: 'web', outcome: 'merged_change' })]);
     const delta = diffContributions(contributions(before), contributions(after));
-    // the run and its cost leave the `unknown` cells and arrive in `web`: the day totals do not change
-    expect(sumCells(delta, 'day', 'runs', true)).toBe(0);
-    expect(sumCells(delta, 'day', 'costNanos')).toBe(0);
-    const moved = [...delta.values()].filter((c) => c.ref.family === 'day' && c.ref.dims.repo === 'web' && c.ref.dims.model === '*');
-    expect(moved[0]?.counters).toMatchObject({ runs: 1, usefulOutcomes: 1 });
+    // the run and its cost leave the `unknown` cell and arrive in `web`: the day totals do not change
+    expect(sum(delta, 'runs')).toBe(0);
+    expect(sum(delta, 'costNanos')).toBe(0);
+    expect(sum(delta, 'runs', (r) => r === 'web')).toBe(1);
+    expect(sum(delta, 'usefulOutcomes', (r) => r === 'web')).toBe(1);
+    expect(sum(delta, modelCounter('m1', 'costNanos'), (r) => r === 'web')).toBe(2000);
   });
 
   it('counts a run once on its start day and its costs on the day they were incurred', () => {
     const late = T0 + 86_400_000;
     const s = applyEvents(undefined, 'r1', [step('a', {}, 100), step('b', { startedAt: late, endedAt: late + 10 }, 300)]);
-    const cells = [...contributions(s).values()].filter((c) => c.ref.family === 'day');
-    const byDay = (day: string, k: string) => cells.filter((c) => c.ref.period === day).reduce((a, c) => a + (c.counters[k] ?? 0), 0);
+    const cells = [...contributions(s).values()];
+    const byDay = (day: string, k: string) => cells.filter((c) => c.ref.day === day).reduce((a, c) => a + (c.counters[k] ?? 0), 0);
     expect(byDay('2026-11-20', 'costNanos')).toBe(100);
     expect(byDay('2026-11-21', 'costNanos')).toBe(300);
-    expect(cells.filter((c) => c.ref.dims.model === '*').reduce((a, c) => a + (c.counters.runs ?? 0), 0)).toBe(1);
+    expect(byDay('2026-11-20', 'runs') + byDay('2026-11-21', 'runs')).toBe(1);
+    expect(byDay('2026-11-20', modelCounter('m1', 'runs'))).toBe(1);
   });
+});
 
-  it('records a finished run in the slot it ended, with failed and a duration bin', () => {
-    const s = applyEvents(undefined, 'r1', [runEvent('e', { status: 'failed', startedAt: T0, endedAt: T0 + 4000 })]);
-    const slot = [...contributions(s).values()].filter((c) => c.ref.family === 'slot');
-    expect(slot).toHaveLength(1);
-    expect(slot[0]!.counters).toMatchObject({ finished: 1, failed: 1 });
+describe('windowed rule counters', () => {
+  const rule = (metric: string, filters?: AlertRule['filters']): AlertRule =>
+    ({ ruleId: metric, tenantId: 't', name: metric, metric, op: '>', threshold: 0, window: '5m', filters, webhookId: 'w', createdAt: '' }) as AlertRule;
+
+  it('adds new step costs and a run once when it finishes, only for rules whose filters match', () => {
+    const before = applyEvents(undefined, 'r1', [{ ...step('a', {}, 700), run: { repo: 'web' } } as PricedEvent]);
+    const fin = runEvent('e', { status: 'failed', endedAt: T0 + 4000 });
+    const after = applyEvents(before, 'r1', [fin]);
+    const rules = [rule('cost_usd'), rule('runs_failed'), rule('runs_failed', { repo: 'api' })];
+    expect(windowDeltas(rules, undefined, before, [step('a', {}, 700)])).toEqual([{ ruleId: 'cost_usd', slot: T0, counters: { costNanos: 700 } }]);
+    const finished = windowDeltas(rules, before, after, [fin]);
+    expect(finished).toHaveLength(1);
+    expect(finished[0]).toMatchObject({ ruleId: 'runs_failed', counters: { finished: 1, failed: 1 } });
+    // a later event of a finished run does not count it again
+    expect(windowDeltas(rules, after, applyEvents(after, 'r1', [step('z')]), [step('z')])).toEqual([]);
   });
 });
