@@ -1,4 +1,6 @@
-import { createRequire } from 'node:module';
+// static imports, so that bundlers (esbuild for Lambda) include them; both are CommonJS
+import generatedRoot from '@opentelemetry/otlp-transformer/build/src/generated/root.js';
+import protobufMinimal from 'protobufjs/minimal.js';
 import { BadRequestError } from '../../errors.ts';
 
 /**
@@ -41,12 +43,10 @@ interface ProtobufMinimal {
   Writer: { create(): ProtoWriter };
 }
 
-const ROOT_MODULE = '@opentelemetry/otlp-transformer/build/src/generated/root';
-const requireHere = createRequire(import.meta.url);
-const rootPath = requireHere.resolve(ROOT_MODULE);
-// protobufjs is resolved from the generated root's own location, so both use the same runtime instance.
-const protobuf = createRequire(rootPath)('protobufjs/minimal') as ProtobufMinimal;
-const root = requireHere(rootPath) as {
+// protobufjs is a direct dependency pinned to the version the generated root resolves, so both use
+// the same runtime instance
+const protobuf = protobufMinimal as unknown as ProtobufMinimal;
+const root = generatedRoot as unknown as {
   opentelemetry: { proto: { collector: Record<'trace' | 'logs' | 'metrics', { v1: Record<string, MessageType> }> } };
 };
 const collector = root.opentelemetry.proto.collector;
