@@ -76,22 +76,22 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   const op = operatorToken(dataDir, opts.operatorToken);
 
   const [dynamoPort, s3Port] = [await freePort(), await freePort()];
-  let dynamo: RunningDynamo | undefined;
-  let s3server: RunningS3 | undefined;
-  try {
-    [dynamo, s3server] = await Promise.all([startDynamo(join(dataDir, 'dynamodb'), dynamoPort), startS3(join(dataDir, 's3'), s3Port)]);
-  } catch (err) {
-    await Promise.allSettled([dynamo?.stop(), s3server?.stop()]);
-    throw err;
+  // both are awaited before deciding, so a part that did start is stopped when the other failed
+  const [dynamoStart, s3Start] = await Promise.allSettled([startDynamo(join(dataDir, 'dynamodb'), dynamoPort), startS3(join(dataDir, 's3'), s3Port)]);
+  if (dynamoStart.status === 'rejected' || s3Start.status === 'rejected') {
+    await Promise.allSettled([dynamoStart, s3Start].map((r) => (r.status === 'fulfilled' ? r.value.stop() : undefined)));
+    throw dynamoStart.status === 'rejected' ? dynamoStart.reason : (s3Start as PromiseRejectedResult).reason;
   }
+  const dynamo: RunningDynamo = dynamoStart.value;
+  const s3server: RunningS3 = s3Start.value;
 
   Object.assign(process.env, {
     AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
     // the S3 server only accepts its own fixed dummy credentials; DynamoDB Local (-sharedDb) takes any
     AWS_ACCESS_KEY_ID: 'S3RVER',
     AWS_SECRET_ACCESS_KEY: 'S3RVER',
-    AWS_ENDPOINT_URL_DYNAMODB: dynamo!.endpoint,
-    AWS_ENDPOINT_URL_S3: s3server!.endpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    AWS_ENDPOINT_URL_S3: s3server.endpoint,
     LIDLESS_TABLE_PREFIX: TABLE_PREFIX,
     LIDLESS_RAW_BUCKET: BUCKET,
     LIDLESS_OPERATOR_TOKEN: op.token,
@@ -192,21 +192,26 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     url: `http://${host}:${port}`,
     operatorToken: op.token,
     operatorTokenFile: op.file,
-    dynamoEndpoint: dynamo!.endpoint,
-    s3Endpoint: s3server!.endpoint,
+    dynamoEndpoint: dynamo.endpoint,
+    s3Endpoint: s3server.endpoint,
     tablePrefix: TABLE_PREFIX,
     bucket: BUCKET,
     evaluateNow,
     async stop() {
       ready = false;
       for (const t of timers) clearInterval(t);
-      // stop accepting, let requests in flight finish
+      // stop accepting, let requests in flight finish; a keep-alive connection whose request finishes
+      // later is closed as soon as it is idle, instead of holding the shutdown for the keep-alive timeout
       await new Promise<void>((r) => {
-        server.close(() => r());
+        const idle = setInterval(() => server.closeIdleConnections(), 50);
+        server.close(() => {
+          clearInterval(idle);
+          r();
+        });
         server.closeIdleConnections();
       });
       await queue.close();
-      await Promise.allSettled([s3server!.stop(), dynamo!.stop()]);
+      await Promise.allSettled([s3server.stop(), dynamo.stop()]);
     },
   };
 }
