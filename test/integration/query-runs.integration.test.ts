@@ -222,7 +222,7 @@ describe('runs.get, runs.byTrace and runs.raw', () => {
     const sent = dataset.events.filter((e) => e.runId === runId);
 
     // Act
-    const got: { source: string; event: unknown }[] = [];
+    const got: { source: string; event?: unknown }[] = [];
     let cursor: string | undefined;
     do {
       const page = await tenant.client.runs.raw.query({ tenantId: tenant.tenantId, runId, limit: 5, ...(cursor ? { cursor } : {}) });
