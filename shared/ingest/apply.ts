@@ -31,6 +31,10 @@ import { UnavailableError } from '../errors.ts';
  * The run's step chunk (its steps from this request) is written just before, outside the transaction
  * (half the write cost): its key is fixed by the request, so a retry overwrites it, and the run item
  * lists the chunks it committed, so a chunk whose transaction never committed is never shown.
+ *
+ * A transaction holds at most 100 items. When one run's events of a request would need more (many
+ * failed assertions or error logs firing alerts, say), its events are applied in order over several
+ * transactions, each with its own chunk; each one is exactly-once by itself.
  */
 export interface ApplyInput {
   tenant: Tenant;
@@ -68,6 +72,8 @@ interface RunPlan {
   itemIdx: number[];
   fresh: number[];
   dups: number[];
+  /** the run's items left for a later transaction of this request */
+  rest: number[];
   after?: RunState;
   /** written before the transaction (idempotent put) */
   chunk?: Record<string, unknown>;
@@ -79,7 +85,7 @@ interface RunPlan {
 
 const DAY_MS = 86_400_000;
 
-function plan(input: ApplyInput, runId: string, itemIdx: number[], stored: StoredRun | undefined, s: Stores): RunPlan {
+function plan(input: ApplyInput, runId: string, itemIdx: number[], stored: StoredRun | undefined, s: Stores, part: number): RunPlan {
   const seen = new Set(stored?.ev ?? []);
   const fresh: number[] = [];
   const dups: number[] = [];
@@ -91,7 +97,7 @@ function plan(input: ApplyInput, runId: string, itemIdx: number[], stored: Store
       fresh.push(i);
     }
   }
-  const p: RunPlan = { runId, itemIdx, fresh, dups, writes: [], cells: new Map(), windows: [], alerts: [] };
+  const p: RunPlan = { runId, itemIdx, fresh, dups, rest: [], writes: [], cells: new Map(), windows: [], alerts: [] };
   if (fresh.length === 0) return p;
 
   const events = fresh.map((i) => input.items[i]!.event);
@@ -103,7 +109,8 @@ function plan(input: ApplyInput, runId: string, itemIdx: number[], stored: Store
 
   const retentionMs = input.tenant.retentionDays * DAY_MS;
   const ttl = Math.ceil(Math.max(stored?.ttl ?? 0, (input.receivedAt + retentionMs) / 1000, ((after.endedAt ?? 0) + retentionMs) / 1000));
-  const chunkSk = chunkSortKey(input.receivedAt, input.batchId);
+  // later parts of the same request sort after the first, in order
+  const chunkSk = chunkSortKey(input.receivedAt, part === 0 ? input.batchId : `${input.batchId}.${String(part).padStart(4, '0')}`);
   const steps = events.filter((e) => e.type === 'step').map((e) => toStepRecord(e as PricedEvent & { type: 'step' }));
   p.chunk = {
     pk: chunkPartition(input.tenant.tenantId, runId),
@@ -146,6 +153,18 @@ function plan(input: ApplyInput, runId: string, itemIdx: number[], stored: Store
     p.alerts.push({ tenantId: input.tenant.tenantId, sk: alertSortKey(payload), webhookId: f.rule.webhookId });
   }
   return p;
+}
+
+const txItems = (p: RunPlan) => p.writes.length + p.cells.size + p.windows.length;
+
+/** The plan of as many of the run's first items as fit in one transaction; the others are left in `rest`. */
+function fittingPlan(input: ApplyInput, runId: string, itemIdx: number[], stored: StoredRun | undefined, s: Stores, part: number): RunPlan {
+  let take = itemIdx.length;
+  for (;;) {
+    const p = plan(input, runId, itemIdx.slice(0, take), stored, s, part);
+    if (txItems(p) <= MAX_TX_ITEMS || take === 1) return { ...p, rest: itemIdx.slice(take) };
+    take = Math.ceil(take / 2);
+  }
 }
 
 function cellTtl(ref: CellRef, retentionDays: number): number {
@@ -201,17 +220,29 @@ export async function applyToIndex(s: Stores, input: ApplyInput): Promise<ApplyR
     byRun.set(it.event.runId, list);
   });
   let pending = [...byRun.keys()];
+  /** transactions each run has committed in this request */
+  const parts = new Map<string, number>();
   const alerts: AlertRef[] = [];
   const runs: RunState[] = [];
   let consumedWriteUnits = 0;
+  let contended = 0;
 
-  for (let attempt = 0; pending.length > 0; attempt++) {
-    if (attempt >= MAX_ATTEMPTS) throw new UnavailableError('the index is contended; retry the request');
-    if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * Math.min(2000, 20 * 2 ** attempt)));
+  while (pending.length > 0) {
     const stored = await getRuns(s, input.tenant.tenantId, pending);
-    const plans = pending.map((runId) => plan(input, runId, byRun.get(runId)!, stored.get(runId), s));
+    const plans = pending.map((runId) => fittingPlan(input, runId, byRun.get(runId)!, stored.get(runId), s, parts.get(runId) ?? 0));
     const retry: string[] = [];
-    for (const p of plans) if (p.writes.length === 0) for (const i of p.dups) outcome[i] = 'duplicate';
+    const next: string[] = [];
+    const moveOn = (p: RunPlan) => {
+      if (p.rest.length === 0) return;
+      byRun.set(p.runId, p.rest);
+      parts.set(p.runId, (parts.get(p.runId) ?? 0) + 1);
+      next.push(p.runId);
+    };
+    for (const p of plans) {
+      if (p.writes.length > 0) continue;
+      for (const i of p.dups) outcome[i] = 'duplicate';
+      moveOn(p);
+    }
     for (const tx of transactions(input, plans, s)) {
       try {
         await Promise.all(
@@ -226,13 +257,18 @@ export async function applyToIndex(s: Stores, input: ApplyInput): Promise<ApplyR
           for (const i of p.dups) outcome[i] = 'duplicate';
           alerts.push(...p.alerts);
           if (p.after) runs.push(p.after);
+          moveOn(p);
         }
       } catch (err) {
         if (!isContention(err)) throw new UnavailableError('the index could not be written; retry the request', { cause: err });
         retry.push(...tx.plans.map((p) => p.runId));
       }
     }
-    pending = retry;
+    if (retry.length > 0) {
+      if (++contended >= MAX_ATTEMPTS) throw new UnavailableError('the index is contended; retry the request');
+      await new Promise((r) => setTimeout(r, Math.random() * Math.min(2000, 20 * 2 ** contended)));
+    }
+    pending = [...next, ...retry];
   }
   return { outcome, alerts, runs, consumedWriteUnits };
 }

@@ -102,7 +102,8 @@ export async function runsByTrace(s: Stores, tenantId: string, traceId: string, 
 /** The run's stored raw events, newest first, read from the raw objects. */
 export async function rawEvents(s: Stores, cursorKey: Buffer, tenantId: string, runId: string, limit: number, cursor: string | undefined, now: number) {
   const run = await liveRun(s, tenantId, runId, now);
-  const chunks = (await getChunks(s, tenantId, runId, run.chunks)).sort((a, b) => b.receivedAt - a.receivedAt);
+  // reversed first so that the parts of one request (same receivedAt, stored in order) also come newest first
+  const chunks = (await getChunks(s, tenantId, runId, run.chunks)).reverse().sort((a, b) => b.receivedAt - a.receivedAt);
   const refs = chunks.flatMap((c) => [...c.lines].reverse().map((line) => ({ key: c.s3Key, line })));
   const scope = { tenantId, list: `runs.raw:${runId}` };
   const offset = cursor ? decodeCursor<number>(cursorKey, scope, cursor) : 0;
