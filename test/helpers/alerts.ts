@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
 import { verifySignature } from '../../shared/alerts/webhook/signing.ts';
 import type { newTenant } from './stack.ts';
-import type { ReceivedRequest } from './receiver.ts';
+import type { Receiver, ReceivedRequest } from './receiver.ts';
 
 /** Shared steps of the alert tests: watch a metric with a webhook, open a delivery, read the events. */
 export type Tenant = Awaited<ReturnType<typeof newTenant>>;
@@ -46,6 +46,26 @@ export function openDelivery(req: ReceivedRequest, secret: string): AlertBody {
   const body = JSON.parse(req.body) as AlertBody;
   expect(req.headers['x-lidless-event-id']).toBe(body.id);
   return body;
+}
+
+/**
+ * The distinct alerts a receiver got, in order of first arrival, each request checked with `openDelivery`.
+ * Delivery is at least once: an attempt whose answer came too late is sent again with the same id.
+ */
+export function alertsReceived(r: Receiver, secret: string): AlertBody[] {
+  const byId = new Map<string, AlertBody>();
+  for (const req of r.requests) {
+    const body = openDelivery(req, secret);
+    if (!byId.has(body.id)) byId.set(body.id, body);
+  }
+  return [...byId.values()];
+}
+
+/** Waits until the receiver has got `count` distinct alerts, and returns them. */
+export async function waitForAlerts(r: Receiver, secret: string, count: number, timeoutMs = 10_000): Promise<AlertBody[]> {
+  const ids = (rs: readonly ReceivedRequest[]) => new Set(rs.map((req) => req.headers['x-lidless-event-id'])).size;
+  await r.waitUntil((rs) => ids(rs) >= count, timeoutMs);
+  return alertsReceived(r, secret);
 }
 
 /** Every alert event of the tenant, newest first. */

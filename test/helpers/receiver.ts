@@ -24,6 +24,8 @@ export interface Receiver {
   script(...answers: Answer[]): void;
   /** resolves once `count` requests have arrived (matching `filter` if given); rejects after `timeoutMs` */
   waitFor(count: number, opts?: { timeoutMs?: number; filter?: (r: ReceivedRequest) => boolean }): Promise<ReceivedRequest[]>;
+  /** resolves once `done` holds for the requests received so far; rejects after `timeoutMs` */
+  waitUntil(done: (requests: readonly ReceivedRequest[]) => boolean, timeoutMs?: number): Promise<ReceivedRequest[]>;
   close(): Promise<void>;
 }
 
@@ -60,28 +62,32 @@ export async function startReceiver(opts: { answers?: Answer[]; otherwise?: Answ
   });
   const { port } = server.address() as { port: number };
 
+  const waitUntil: Receiver['waitUntil'] = (done, timeoutMs = 10_000) =>
+    new Promise((resolve, reject) => {
+      const check = () => {
+        if (!done(requests)) return;
+        clearTimeout(timer);
+        waiters.delete(check);
+        resolve([...requests]);
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        reject(new Error(`receiver: the expected requests did not arrive within ${timeoutMs} ms (got ${requests.length})`));
+      }, timeoutMs);
+      waiters.add(check);
+      check();
+    });
+
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
     script(...answers) {
       queued = answers;
     },
-    waitFor(count, { timeoutMs = 10_000, filter = () => true } = {}) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const matching = requests.filter(filter);
-          if (matching.length < count) return;
-          clearTimeout(timer);
-          waiters.delete(check);
-          resolve(matching);
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`receiver got ${requests.filter(filter).length} of ${count} expected requests within ${timeoutMs} ms`));
-        }, timeoutMs);
-        waiters.add(check);
-        check();
-      });
+    waitUntil,
+    async waitFor(count, { timeoutMs = 10_000, filter = () => true } = {}) {
+      const all = await waitUntil((rs) => rs.filter(filter).length >= count, timeoutMs);
+      return all.filter(filter);
     },
     async close() {
       // hanging requests would keep the server open forever

@@ -1,7 +1,7 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { ingest, newTenant } from '../helpers/stack.ts';
 import { startReceiver } from '../helpers/receiver.ts';
-import { allEvents, eventsWhen, openDelivery, quietPeriod, watch } from '../helpers/alerts.ts';
+import { alertsReceived, allEvents, eventsWhen, quietPeriod, waitForAlerts, watch } from '../helpers/alerts.ts';
 
 /** Per-run and per-event rules fire from ingest, exactly once however often a batch is sent. */
 async function receiver() {
@@ -27,12 +27,11 @@ describe('alerts on runs', () => {
 
     // Act
     const first = await ingest(t.key, batch);
-    const [req] = await r.waitFor(1);
+    const [body] = await waitForAlerts(r, secret, 1);
 
     // Assess
     expect(first.body).toEqual({ accepted: 3, duplicates: 0, rejected: [] });
-    expect(req!.path).toBe('/hooks/cost');
-    const body = openDelivery(req!, secret);
+    expect(r.requests[0]!.path).toBe('/hooks/cost');
     expect(body).toEqual({
       id: expect.stringMatching(/^\S+$/),
       type: 'alert.firing',
@@ -42,8 +41,8 @@ describe('alerts on runs', () => {
       runId: 'r1',
       firedAt: expect.any(String),
     });
-    expect(Date.parse(body.firedAt)).toBeGreaterThanOrEqual(before - 1000);
-    expect(Date.parse(body.firedAt)).toBeLessThanOrEqual(Date.now());
+    expect(Date.parse(body!.firedAt)).toBeGreaterThanOrEqual(before - 1000);
+    expect(Date.parse(body!.firedAt)).toBeLessThanOrEqual(Date.now());
 
     // Act: the same batch again, then a later event of the same run that keeps it over the threshold
     const again = await ingest(t.key, batch);
@@ -55,17 +54,17 @@ describe('alerts on runs', () => {
     // Assess
     expect(again.body).toEqual({ accepted: 0, duplicates: 3, rejected: [] });
     expect(later.body).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
-    expect(r.requests).toHaveLength(1);
+    expect(alertsReceived(r, secret)).toHaveLength(1);
     const events = await eventsWhen(t, (es) => es.every((e) => e.deliveries.every((d) => d.status !== 'pending')));
     expect(events).toEqual([
       {
-        id: body.id,
+        id: body!.id,
         type: 'alert.firing',
         ruleId: ruleIds[0],
         runId: 'r1',
         value: 1.3,
-        firedAt: body.firedAt,
-        deliveries: [expect.objectContaining({ status: 'delivered', attempts: 1, lastStatusCode: 200 })],
+        firedAt: body!.firedAt,
+        deliveries: [expect.objectContaining({ status: 'delivered', lastStatusCode: 200 })],
       },
     ]);
   });
@@ -79,14 +78,14 @@ describe('alerts on runs', () => {
 
     // Act
     const answers = await Promise.all([ingest(t.key, batch), ingest(t.key, batch)]);
-    const [req] = await r.waitFor(1);
+    const [body] = await waitForAlerts(r, secret, 1);
     await quietPeriod();
 
     // Assess
     expect(answers.map((a) => a.body.accepted).sort()).toEqual([0, 3]);
     expect(answers.map((a) => a.body.duplicates).sort()).toEqual([0, 3]);
-    expect(openDelivery(req!, secret)).toMatchObject({ value: 3, runId: 'r-race' });
-    expect(r.requests).toHaveLength(1);
+    expect(body).toMatchObject({ value: 3, runId: 'r-race' });
+    expect(alertsReceived(r, secret)).toHaveLength(1);
     expect(await allEvents(t)).toHaveLength(1);
   });
 
@@ -118,12 +117,11 @@ describe('alerts on runs', () => {
       llm('api-claude', 'claude-opus-4-1', 500), // too few tokens
       llm('api-short', 'claude-opus-4-1', 2000), // fires
     ]);
-    const got = await r.waitFor(2);
+    await waitForAlerts(r, secret, 2);
     await quietPeriod();
 
     // Assess
-    const bodies = got.map((req) => openDelivery(req, secret));
-    expect(r.requests).toHaveLength(2);
+    const bodies = alertsReceived(r, secret);
     expect(bodies.map((b) => [b.rule.name, b.runId, b.value]).sort()).toEqual([
       ['long api runs', 'api-long', 300_000],
       ['opus tokens', 'api-short', 2010],
@@ -154,14 +152,13 @@ describe('alerts on events', () => {
 
     // Act
     await ingest(t.key, batch);
-    const first = await r.waitFor(3);
+    const bodies = await waitForAlerts(r, secret, 3);
     const resent = await ingest(t.key, batch);
     await quietPeriod();
 
     // Assess
     expect(resent.body).toEqual({ accepted: 0, duplicates: 6, rejected: [] });
-    expect(r.requests).toHaveLength(3);
-    const bodies = first.map((req) => openDelivery(req, secret));
+    expect(alertsReceived(r, secret)).toHaveLength(3);
     expect(bodies.map((b) => [b.rule.ruleId, b.runId, b.value, b.type]).sort()).toEqual(
       [
         [assertionRule, 'r1', 1, 'alert.firing'],
@@ -173,12 +170,36 @@ describe('alerts on events', () => {
 
     // Act: one more error log in a run that already alerted
     await ingest(t.key, [{ type: 'log', id: 'l-error-2', runId: 'r2', timestamp: at(), level: 'error', message: 'again' }]);
-    const all = await r.waitFor(4);
+    const all = await waitForAlerts(r, secret, 4);
 
     // Assess
-    const fourth = openDelivery(all[3]!, secret);
+    const fourth = all[3]!;
     expect(fourth).toMatchObject({ rule: { ruleId: logRule }, runId: 'r2', value: 1 });
     expect(bodies.map((b) => b.id)).not.toContain(fourth.id);
     expect(await allEvents(t)).toHaveLength(4);
+  });
+
+  it('fires for each of 120 error logs of one run sent in one batch, and the run counts each once', async () => {
+    // Prepare: more alerts than one storage transaction can hold
+    const r = await receiver();
+    const t = await newTenant('alerts-many-events');
+    const { secret } = await watch(t, r.url, { name: 'agent error', metric: 'log.error', op: '>=', threshold: 1 });
+    const batch = Array.from({ length: 120 }, (_, i) => ({ type: 'log', id: `err-${i}`, runId: 'noisy', timestamp: at(i - 1000), level: 'error', message: `failure ${i}` }));
+
+    // Act
+    const first = await ingest(t.key, batch);
+    await waitForAlerts(r, secret, 120, 30_000);
+    const again = await ingest(t.key, batch);
+    await quietPeriod();
+
+    // Assess
+    expect(first).toEqual({ status: 200, body: { accepted: 120, duplicates: 0, rejected: [] } });
+    expect(again).toEqual({ status: 200, body: { accepted: 0, duplicates: 120, rejected: [] } });
+    expect(alertsReceived(r, secret)).toHaveLength(120);
+    expect(await allEvents(t)).toHaveLength(120);
+    const { run } = await t.client.runs.get.query({ tenantId: t.tenantId, runId: 'noisy' });
+    expect(run.errors).toBe(120);
+    const raw = await t.client.runs.raw.query({ tenantId: t.tenantId, runId: 'noisy', limit: 500 });
+    expect(raw.items.map((i) => (i.event as { id: string }).id)).toEqual(batch.map((e) => e.id).reverse());
   });
 });
