@@ -57,7 +57,8 @@ export async function ingestParsed(deps: IngestDeps, parsed: ParsedBatch, batchI
     priced.push(p);
     lines.push({ source: parsed.source, receivedAt: receivedIso, runId: ev.runId, event: raw.value });
   }
-  const metricPoints = parsed.metrics ?? [];
+  // metric points are stored too (raw object and metrics table): their names and attributes are redacted alike
+  const metricPoints = (parsed.metrics ?? []).map((m) => redactDeep(m, redaction).value);
   for (const m of metricPoints) lines.push({ source: parsed.source, receivedAt: receivedIso, event: m });
   if (lines.length === 0) {
     return { accepted: 0, duplicates: 0, rejected: parsed.rejected, alerts: [], consumedWriteUnits: 0 };
