@@ -1,0 +1,265 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { applyUpdate, itemSize, kbUnits, updatedItemSize } from './item-size.ts';
+
+/**
+ * Counts what the handlers ask of AWS: every S3 and DynamoDB request by command (HTTP attempts, so
+ * retries count as AWS bills them), and the DynamoDB capacity units each one consumed, by table.
+ * Consumed capacity is asked for on every command that can return it, and taken as DynamoDB Local
+ * reports it, with two corrections where Local departs from AWS (checked by hand against Local 3.3):
+ *
+ * - TransactWriteItems: Local reports about one item's units per table, however many items the
+ *   transaction writes. The units are computed here instead, as AWS bills them: 2 per KB of the larger
+ *   of each item's old and new image, plus 2 per local index entry a new item creates. The images are
+ *   known because every write of this process's tables goes through the metered client: the meter
+ *   keeps the size of each item a transaction put, and a copy of each item it updated.
+ * - Reads of nothing: Local reports 0 for a missing key or an empty query page, where AWS charges the
+ *   minimum read (1 unit strongly consistent, 0.5 eventually consistent).
+ */
+export interface CommandTally {
+  requests: number;
+  readUnits: number;
+  writeUnits: number;
+  /** requests that failed, e.g. transactions cancelled by contention (their capacity is unknown) */
+  failures: number;
+  /** wall time spent in these requests, ms */
+  ms: number;
+  /** TransactWriteItems: what DynamoDB Local itself reported, for comparison with the computed units */
+  reportedWriteUnits?: number;
+  /** S3 PutObject: bytes stored */
+  bytes?: number;
+}
+
+export interface Tally {
+  /** `<service>:<command>`, e.g. `ddb:TransactWriteItems`, `s3:PutObject` */
+  byCommand: Record<string, CommandTally>;
+  /** `<table>:<read|write>` → units; `<table>/<index>` for index capacity */
+  byTable: Record<string, number>;
+}
+
+interface Capacity {
+  TableName?: string;
+  CapacityUnits?: number;
+  ReadCapacityUnits?: number;
+  WriteCapacityUnits?: number;
+  Table?: { CapacityUnits?: number; ReadCapacityUnits?: number; WriteCapacityUnits?: number };
+  LocalSecondaryIndexes?: Record<string, { CapacityUnits?: number }>;
+  GlobalSecondaryIndexes?: Record<string, { CapacityUnits?: number }>;
+}
+
+const READS = new Set(['GetItem', 'BatchGetItem', 'Query', 'Scan', 'TransactGetItems']);
+const CAPACITY_COMMANDS = new Set(['GetItem', 'BatchGetItem', 'Query', 'Scan', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'TransactWriteItems', 'TransactGetItems']);
+
+export function emptyTally(): Tally {
+  return { byCommand: {}, byTable: {} };
+}
+
+/** The local index sort keys of each table, by short name (new items write one entry per key present). */
+export type IndexKeys = Record<string, readonly { name: string; sortKey: string }[]>;
+
+type TxItem = {
+  Put?: { TableName: string; Item: Record<string, unknown>; ConditionExpression?: string };
+  Update?: { TableName: string; Key: Record<string, unknown>; ExpressionAttributeNames?: Record<string, string>; ExpressionAttributeValues?: Record<string, unknown> };
+  Delete?: { TableName: string; Key: Record<string, unknown> };
+  ConditionCheck?: { TableName: string; Key: Record<string, unknown> };
+};
+
+export class Meter {
+  private tally = emptyTally();
+  /** what transactions left, by `<table>|<pk>|<sk>`: sizes of put items, copies of updated ones */
+  private readonly putSizes = new Map<string, number>();
+  private readonly indexValues = new Map<string, unknown[]>();
+  private readonly updated = new Map<string, Record<string, unknown>>();
+  constructor(
+    /** physical table name → short name (`lidless-runs` → `runs`) */
+    private readonly shortName: (table: string) => string = (t) => t,
+    private readonly indexKeys: IndexKeys = {},
+  ) {}
+
+  /** Forgets what was counted and returns it. */
+  take(): Tally {
+    const t = this.tally;
+    this.tally = emptyTally();
+    return t;
+  }
+
+  snapshot(): Tally {
+    return structuredClone(this.tally);
+  }
+
+  private command(key: string): CommandTally {
+    this.tally.byCommand[key] ??= { requests: 0, readUnits: 0, writeUnits: 0, failures: 0, ms: 0 };
+    return this.tally.byCommand[key]!;
+  }
+
+  private addCapacity(command: string, c: Capacity): number {
+    const read = READS.has(command);
+    const table = this.shortName(c.TableName ?? '?');
+    const total = c.CapacityUnits ?? 0;
+    const kind = read ? 'read' : 'write';
+    // with INDEXES, the table's own part and each index's part are given apart
+    const own = c.Table?.CapacityUnits ?? total;
+    this.tally.byTable[`${table}:${kind}`] = (this.tally.byTable[`${table}:${kind}`] ?? 0) + own;
+    for (const [name, v] of Object.entries({ ...c.LocalSecondaryIndexes, ...c.GlobalSecondaryIndexes })) {
+      this.tally.byTable[`${table}/${name}:${kind}`] = (this.tally.byTable[`${table}/${name}:${kind}`] ?? 0) + (v.CapacityUnits ?? 0);
+    }
+    return total;
+  }
+
+  private addUnits(key: string, units: number): void {
+    this.tally.byTable[key] = (this.tally.byTable[key] ?? 0) + units;
+  }
+
+  record(service: 'ddb' | 's3', command: string, attempts: number, ms: number, capacity: Capacity | Capacity[] | undefined, failed: boolean): CommandTally {
+    const t = this.command(`${service}:${command}`);
+    t.requests += attempts;
+    t.ms += ms;
+    if (failed) t.failures += 1;
+    for (const c of capacity === undefined ? [] : Array.isArray(capacity) ? capacity : [capacity]) {
+      const units = this.addCapacity(command, c);
+      if (READS.has(command)) t.readUnits += units;
+      else t.writeUnits += units;
+    }
+    return t;
+  }
+
+  /** The units of a committed transaction, item by item (see the class comment). */
+  private transactionUnits(items: TxItem[]): number {
+    let total = 0;
+    for (const it of items) {
+      const op = it.Put ?? it.Update ?? it.Delete ?? it.ConditionCheck;
+      if (!op) continue;
+      const table = this.shortName(op.TableName);
+      const key = it.Put ? it.Put.Item : (op as { Key: Record<string, unknown> }).Key;
+      const id = `${table}|${String(key.pk)}|${String(key.sk)}`;
+      let size: number;
+      if (it.Put) {
+        const now = itemSize(it.Put.Item);
+        size = Math.max(now, this.putSizes.get(id) ?? 0);
+        this.putSizes.set(id, now);
+      } else if (it.Update) {
+        const before = this.updated.get(id);
+        const after = applyUpdate(before, it.Update);
+        if (after) this.updated.set(id, after);
+        size = after ? Math.max(itemSize(after), before ? itemSize(before) : 0) : updatedItemSize(it.Update);
+      } else {
+        size = this.putSizes.get(id) ?? itemSize(key);
+      }
+      const units = 2 * kbUnits(size);
+      this.addUnits(`${table}:write`, units);
+      total += units;
+      // a local index entry (KEYS_ONLY: under 1 KB) is written when an index key appears, removed when
+      // it goes, both when it changes; a put that keeps the index keys writes nothing to the index
+      const indexes = this.indexKeys[table] ?? [];
+      if (it.Put && indexes.length) {
+        const before = this.indexValues.get(id) ?? [];
+        const after = indexes.map((ix) => it.Put!.Item[ix.sortKey]);
+        indexes.forEach((ix, i) => {
+          const writes = before[i] === after[i] ? 0 : (before[i] === undefined ? 0 : 1) + (after[i] === undefined ? 0 : 1);
+          if (writes === 0) return;
+          this.addUnits(`${table}/${ix.name}:write`, 2 * writes);
+          total += 2 * writes;
+        });
+        this.indexValues.set(id, after);
+      }
+    }
+    return total;
+  }
+
+  /** Capacity of a read as AWS bills it: Local's figure, raised to the minimum for keys or pages that found nothing. */
+  private readUnits(command: string, input: Record<string, unknown>, output: Record<string, unknown>, reported: Capacity[]): void {
+    const min = (consistent: unknown) => (consistent ? 1 : 0.5);
+    if (command === 'GetItem' || command === 'Query') {
+      const c = reported[0];
+      const floor = min(input.ConsistentRead);
+      if (c && (c.CapacityUnits ?? 0) < floor) {
+        const table = this.shortName(String(input.TableName));
+        this.addUnits(`${table}:read`, floor - (c.CapacityUnits ?? 0));
+        this.command(`ddb:${command}`).readUnits += floor - (c.CapacityUnits ?? 0);
+      }
+    } else if (command === 'BatchGetItem') {
+      const req = input.RequestItems as Record<string, { Keys: unknown[]; ConsistentRead?: boolean }>;
+      const got = (output.Responses ?? {}) as Record<string, unknown[]>;
+      const left = (output.UnprocessedKeys ?? {}) as Record<string, { Keys?: unknown[] }>;
+      for (const [name, r] of Object.entries(req)) {
+        const missing = r.Keys.length - (got[name]?.length ?? 0) - (left[name]?.Keys?.length ?? 0);
+        if (missing <= 0) continue;
+        const units = missing * min(r.ConsistentRead);
+        this.addUnits(`${this.shortName(name)}:read`, units);
+        this.command('ddb:BatchGetItem').readUnits += units;
+      }
+    }
+  }
+
+  /** Adds the counting middleware to a DynamoDB document client (its stack is the base client's). */
+  instrumentDynamo(ddb: DynamoDBDocumentClient): void {
+    ddb.middlewareStack.add(
+      (next, context) => async (args) => {
+        const command = String(context.commandName ?? '?').replace(/Command$/, '');
+        const input = args.input as Record<string, unknown>;
+        if (CAPACITY_COMMANDS.has(command)) input.ReturnConsumedCapacity = 'INDEXES';
+        const started = performance.now();
+        try {
+          const out = await next(args);
+          const ms = performance.now() - started;
+          const output = out.output as Record<string, unknown> & { ConsumedCapacity?: Capacity | Capacity[]; $metadata?: { attempts?: number } };
+          const attempts = output.$metadata?.attempts ?? 1;
+          const reported = output.ConsumedCapacity === undefined ? [] : Array.isArray(output.ConsumedCapacity) ? output.ConsumedCapacity : [output.ConsumedCapacity];
+          if (command === 'TransactWriteItems') {
+            const t = this.record('ddb', command, attempts, ms, undefined, false);
+            t.writeUnits += this.transactionUnits(input.TransactItems as TxItem[]);
+            t.reportedWriteUnits = (t.reportedWriteUnits ?? 0) + reported.reduce((n, c) => n + (c.CapacityUnits ?? 0), 0);
+          } else {
+            this.record('ddb', command, attempts, ms, reported, false);
+            if (READS.has(command)) this.readUnits(command, input, output, reported);
+          }
+          return out;
+        } catch (err) {
+          this.record('ddb', command, (err as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1, performance.now() - started, undefined, true);
+          throw err;
+        }
+      },
+      { step: 'initialize', name: 'benchMeter', override: true },
+    );
+  }
+
+  instrumentS3(s3: S3Client): void {
+    s3.middlewareStack.add(
+      (next, context) => async (args) => {
+        const command = String(context.commandName ?? '?').replace(/Command$/, '');
+        const body = (args.input as { Body?: unknown }).Body;
+        if (typeof body === 'string' || body instanceof Uint8Array) {
+          const t = this.command(`s3:${command}`);
+          t.bytes = (t.bytes ?? 0) + (typeof body === 'string' ? Buffer.byteLength(body) : body.length);
+        }
+        const started = performance.now();
+        try {
+          const out = await next(args);
+          this.record('s3', command, (out.output as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1, performance.now() - started, undefined, false);
+          return out;
+        } catch (err) {
+          this.record('s3', command, (err as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1, performance.now() - started, undefined, true);
+          throw err;
+        }
+      },
+      { step: 'initialize', name: 'benchMeter', override: true },
+    );
+  }
+}
+
+/** Sums tallies (e.g. the per-phase ones). */
+export function addTallies(a: Tally, b: Tally): Tally {
+  const out = structuredClone(a);
+  for (const [k, v] of Object.entries(b.byCommand)) {
+    const t = (out.byCommand[k] ??= { requests: 0, readUnits: 0, writeUnits: 0, failures: 0, ms: 0 });
+    t.requests += v.requests;
+    t.ms += v.ms;
+    if (v.reportedWriteUnits !== undefined) t.reportedWriteUnits = (t.reportedWriteUnits ?? 0) + v.reportedWriteUnits;
+    if (v.bytes !== undefined) t.bytes = (t.bytes ?? 0) + v.bytes;
+    t.readUnits += v.readUnits;
+    t.writeUnits += v.writeUnits;
+    t.failures += v.failures;
+  }
+  for (const [k, v] of Object.entries(b.byTable)) out.byTable[k] = (out.byTable[k] ?? 0) + v;
+  return out;
+}
