@@ -113,7 +113,8 @@ export async function checkWebhookUrl(raw: string, opts: UrlGuardOptions): Promi
     if (!result) return { ok: false, reason: `webhook host resolved to something that is not an IP address (${candidate})` };
     if (!result.isPublic && !opts.localMode) {
       const subject = literal ? 'webhook host is' : 'webhook host resolves to';
-      const article = /^[aeiou]/i.test(result.kind) ? 'an' : 'a';
+      // by sound, not letter: "an unspecified", but "a unique-local"
+      const article = /^(?:[aeio]|un(?!i))/i.test(result.kind) ? 'an' : 'a';
       return { ok: false, reason: `${subject} ${article} ${result.kind} address (${result.address})` };
     }
     if (!addresses.includes(result.address)) addresses.push(result.address);
