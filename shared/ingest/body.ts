@@ -31,6 +31,26 @@ export function encodingOf(contentType: string | undefined, allowProtobuf: boole
   );
 }
 
+/**
+ * How deep a decoded body may nest (objects and arrays). Far beyond any real batch or export, and low
+ * enough that the recursive code after decoding (redaction, serialisation, storage marshalling) cannot
+ * overflow the stack: a 5 MB body of nested brackets would otherwise crash the request.
+ */
+export const MAX_BODY_DEPTH = 128;
+
+/** Throws BadRequestError when `value` nests deeper than `max`; walks with an explicit stack, never recursion. */
+export function limitDepth(value: unknown, max = MAX_BODY_DEPTH): void {
+  if (typeof value !== 'object' || value === null) return;
+  const pending: [unknown, number][] = [[value, 1]];
+  while (pending.length > 0) {
+    const [node, depth] = pending.pop()!;
+    if (depth > max) throw new BadRequestError(`body nests deeper than ${max} levels of objects and arrays`);
+    for (const child of Array.isArray(node) ? node : Object.values(node as object)) {
+      if (typeof child === 'object' && child !== null) pending.push([child, depth + 1]);
+    }
+  }
+}
+
 export function parseJson(body: Buffer): unknown {
   try {
     return JSON.parse(body.toString('utf8'));

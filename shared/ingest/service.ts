@@ -3,7 +3,7 @@ import { ControlTable, type AlertRule, type Tenant } from '../store/control-tabl
 import { Authenticator, ingestTenant, presentedSecret } from '../auth/principal.ts';
 import { HTTP_STATUS, LidlessError, NotFoundError, UnavailableError } from '../errors.ts';
 import { json, type HttpRequest, type HttpResponse } from '../http/apigw.ts';
-import { encodingOf, inflate, parseJson, type BodyEncoding } from './body.ts';
+import { encodingOf, inflate, limitDepth, parseJson, type BodyEncoding } from './body.ts';
 import { parseNativeBatch } from '../formats/native.ts';
 import { decodeOtlp, encodeOtlpResponse, encodeOtlpStatus, parseLogs, parseMetrics, parseTraces, type OtlpSignal } from '../formats/otlp/index.ts';
 import type { ParsedBatch } from '../model.ts';
@@ -56,7 +56,9 @@ export class IngestService {
       const tenantId = ingestTenant(principal);
       const body = inflate(req.body, req.headers['content-encoding'], this.opts.maxBodyBytes);
       const receivedAt = Date.now();
-      const parsed = signal ? OTLP_PARSERS[signal](decodeOtlp(signal, body, encoding), receivedAt) : parseNativeBatch(parseJson(body));
+      const decoded = signal ? decodeOtlp(signal, body, encoding) : parseJson(body);
+      limitDepth(decoded);
+      const parsed = signal ? OTLP_PARSERS[signal](decoded, receivedAt) : parseNativeBatch(decoded);
       const { tenant, rules } = await this.tenantContext(tenantId);
       const outcome = await ingestParsed({ stores: this.stores, tenant, rules }, parsed, batchIdOf(tenantId, parsed.source, body));
       await this.enqueueAlerts(outcome);

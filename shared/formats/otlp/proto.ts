@@ -85,13 +85,14 @@ export function rejectedFieldOf(signal: OtlpSignal): string {
  */
 export function decodeProtobufRequest(signal: OtlpSignal, body: Uint8Array): Record<string, unknown> {
   const type = TYPES[signal];
-  let message: DecodedMessage;
+  let object: Record<string, unknown>;
   try {
-    message = type.request.decode(body);
+    // both walk nested values recursively: a body nested past the stack's depth fails here, as a bad request
+    const message = type.request.decode(body);
+    object = type.request.toObject(message, { longs: String, bytes: String, defaults: false, arrays: false });
   } catch (err) {
     throw new BadRequestError(`body is not a valid protobuf ${type.name}: ${(err as Error).message}`, { cause: err });
   }
-  const object = type.request.toObject(message, { longs: String, bytes: String, defaults: false, arrays: false });
   if (signal === 'logs') attachEventNames(object, body);
   return object;
 }
