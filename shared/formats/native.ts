@@ -107,7 +107,10 @@ function describe(error: z.ZodError): string {
   const issue = error.issues[0]!;
   const path = issue.path.join('.') || 'event';
   if (issue.code === 'unrecognized_keys') return `${path === 'event' ? '' : path + ': '}unknown field ${issue.keys.map((k) => `"${k}"`).join(', ')}`.replace(/^: /, '');
-  if (issue.code === 'invalid_union' && issue.path.length === 0) return 'type: must be one of run, step, log, assertion';
+  // zod reports an unknown discriminator at the `type` path (older versions at the event itself)
+  if (issue.code === 'invalid_union' && (issue.path.length === 0 || (issue.path.length === 1 && issue.path[0] === 'type'))) {
+    return 'type: must be one of run, step, log, assertion';
+  }
   return `${path}: ${issue.message}`;
 }
 
