@@ -10,6 +10,7 @@ import { provisionBucket, provisionTables } from './provision.ts';
 import { toEvent, writeResult } from './gateway.ts';
 import { LocalDeliveryQueue } from './queue.ts';
 import { sweepRawObjects } from './sweeper.ts';
+import { parseConfig } from '../shared/config.ts';
 
 /**
  * The whole backend on one machine: DynamoDB Local and an S3 server as child parts, the same Lambda
@@ -74,6 +75,8 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   const dataDir = resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const op = operatorToken(dataDir, opts.operatorToken);
+  // a malformed setting is reported at once, not after the JVM has taken its time to start
+  parseConfig({ ...process.env, LIDLESS_OPERATOR_TOKEN: op.token, ...(opts.env ?? {}) });
 
   const [dynamoPort, s3Port] = [await freePort(), await freePort()];
   // both are awaited before deciding, so a part that did start is stopped when the other failed
