@@ -286,4 +286,21 @@ describe('npm start lifecycle', () => {
     expect(lines[0]).toMatch(/Java 17/);
     expect(lines[0]).toMatch(/apt-get install/);
   }, 30_000);
+
+  it('a revocation bound above 5 s (LIDLESS_AUTH_CACHE_MS) fails the start at once, naming the variable, before the JVM is started', async () => {
+    // Prepare
+    const port = await freePort();
+    const dataDir = tempDir('lidless-badenv-');
+    const run = launch(process.execPath, ['--import', 'tsx', 'local/main.ts'], startEnv(port, dataDir, { LIDLESS_AUTH_CACHE_MS: '9000' }));
+
+    // Act
+    const exit = await run.exited;
+
+    // Assess
+    expect(exit.code).not.toBe(0);
+    const lines = run.output().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/LIDLESS_AUTH_CACHE_MS/);
+    expect(readdirSync(dataDir)).not.toContain('dynamodb');
+  }, 30_000);
 });
