@@ -1,5 +1,6 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { ingest, newTenant } from '../helpers/stack.ts';
+import { ingest, newTenant, stackInfo } from '../helpers/stack.ts';
+import { claudeCodeExport } from '../fixtures/agent-exports.ts';
 import { startReceiver } from '../helpers/receiver.ts';
 import { alertsReceived, allEvents, eventsWhen, quietPeriod, waitForAlerts, watch } from '../helpers/alerts.ts';
 
@@ -201,5 +202,37 @@ describe('alerts on events', () => {
     expect(run.errors).toBe(120);
     const raw = await t.client.runs.raw.query({ tenantId: t.tenantId, runId: 'noisy', limit: 500 });
     expect(raw.items.map((i) => (i.event as { id: string }).id)).toEqual(batch.map((e) => e.id).reverse());
+  });
+
+  it("alerts on a coding agent's own OTLP log export: its API errors and the session's cost, once however often it is exported", async () => {
+    // Prepare
+    const r = await receiver();
+    const t = await newTenant('alerts-agent-export');
+    const { secret } = await watch(
+      t,
+      r.url,
+      { name: 'session over $1', metric: 'run.cost_usd', op: '>', threshold: 1 },
+      { name: 'agent API error', metric: 'log.error', op: '>=', threshold: 1 },
+    );
+    const t0 = Date.now() - 10 * 60_000;
+    const call = (i: number) => ({ at: t0 + (i + 1) * 60_000, model: 'claude-sonnet-4-5', input: 1200, output: 300, cacheRead: 0, costUsd: 0.4, durationMs: 2000 });
+    const body = JSON.stringify(claudeCodeExport({ id: 'sess-7f3a', llm: [0, 1, 2].map(call), tools: [], apiErrors: [t0 + 90_000, t0 + 150_000] }));
+    const post = () =>
+      fetch(`${stackInfo().url}/v1/logs`, { method: 'POST', headers: { authorization: `Bearer ${t.key}`, 'content-type': 'application/json' }, body });
+
+    // Act
+    const first = await post();
+    const fired = await waitForAlerts(r, secret, 3);
+    const again = await post();
+    await quietPeriod();
+
+    // Assess
+    expect([first.status, again.status]).toEqual([200, 200]);
+    expect(fired.map((b) => [b.rule.name, b.runId, b.value]).sort()).toEqual([
+      ['agent API error', 'sess-7f3a', 1],
+      ['agent API error', 'sess-7f3a', 1],
+      ['session over $1', 'sess-7f3a', 1.2],
+    ]);
+    expect(alertsReceived(r, secret)).toHaveLength(3);
   });
 });
