@@ -22,6 +22,7 @@ export interface IngestResult {
   wallMs: number;
   /** per invocation, ms */
   handlerMs: number[];
+  /** the process's CPU during the phase, less the meter's own accounting */
   cpuUs: number;
   /** request bodies as sent (gzip) */
   bodyBytes: number;
@@ -35,7 +36,7 @@ export async function ingest(backend: Backend, key: string, batches: readonly Pr
   const lanes: number[][] = Array.from({ length: concurrency }, () => []);
   batches.forEach((b, i) => lanes[b.client % concurrency]!.push(i));
 
-  const r: IngestResult = { batches: batches.length, events: 0, accepted: 0, duplicates: 0, rejected: 0, failedInvocations: 0, wallMs: 0, handlerMs: [], cpuUs: 0, bodyBytes: 0, tally: { byCommand: {}, byTable: {} } };
+  const r: IngestResult = { batches: batches.length, events: 0, accepted: 0, duplicates: 0, rejected: 0, failedInvocations: 0, wallMs: 0, handlerMs: [], cpuUs: 0, bodyBytes: 0, tally: { byCommand: {}, byTable: {}, meterUs: 0 } };
   backend.meter.take();
   const cpu0 = process.cpuUsage();
   const wall0 = performance.now();
@@ -57,8 +58,9 @@ export async function ingest(backend: Backend, key: string, batches: readonly Pr
     }),
   );
   r.wallMs = performance.now() - wall0;
-  r.cpuUs = cpuSince(cpu0);
+  const cpuUs = cpuSince(cpu0);
   r.tally = backend.meter.take();
+  r.cpuUs = cpuUs - r.tally.meterUs;
   r.events = batches.reduce((n, b) => n + b.events, 0);
   r.bodyBytes = batches.reduce((n, b) => n + b.body.length, 0);
   return r;
@@ -66,10 +68,15 @@ export async function ingest(backend: Backend, key: string, batches: readonly Pr
 
 /**
  * The least work any ingest of the same bytes must do: inflate, parse, serialise and compress them
- * again (what the handler does at the least to keep the raw batch). Microseconds of CPU in all.
+ * again (what the handler does at the least to keep the raw batch). Microseconds of CPU in all, the
+ * least of three passes (a floor: a collection or a compile in one pass is not the work's).
  */
 export function floorCpuUs(batches: readonly PreparedBatch[]): number {
-  const cpu0 = process.cpuUsage();
-  for (const b of batches) gzipSync(JSON.stringify(JSON.parse(gunzipSync(b.body).toString('utf8'))), { level: 6 });
-  return cpuSince(cpu0);
+  let least = Infinity;
+  for (let pass = 0; pass < 3; pass++) {
+    const cpu0 = process.cpuUsage();
+    for (const b of batches) gzipSync(JSON.stringify(JSON.parse(gunzipSync(b.body).toString('utf8'))), { level: 6 });
+    least = Math.min(least, cpuSince(cpu0));
+  }
+  return least;
 }

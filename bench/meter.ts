@@ -35,6 +35,8 @@ export interface Tally {
   byCommand: Record<string, CommandTally>;
   /** `<table>:<read|write>` → units; `<table>/<index>` for index capacity */
   byTable: Record<string, number>;
+  /** CPU the meter's own accounting took (µs), to take out of the handler's CPU */
+  meterUs: number;
 }
 
 interface Capacity {
@@ -51,7 +53,7 @@ const READS = new Set(['GetItem', 'BatchGetItem', 'Query', 'Scan', 'TransactGetI
 const CAPACITY_COMMANDS = new Set(['GetItem', 'BatchGetItem', 'Query', 'Scan', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'TransactWriteItems', 'TransactGetItems']);
 
 export function emptyTally(): Tally {
-  return { byCommand: {}, byTable: {} };
+  return { byCommand: {}, byTable: {}, meterUs: 0 };
 }
 
 /** The local index sort keys of each table, by short name (new items write one entry per key present). */
@@ -81,10 +83,6 @@ export class Meter {
     const t = this.tally;
     this.tally = emptyTally();
     return t;
-  }
-
-  snapshot(): Tally {
-    return structuredClone(this.tally);
   }
 
   private command(key: string): CommandTally {
@@ -202,6 +200,7 @@ export class Meter {
         try {
           const out = await next(args);
           const ms = performance.now() - started;
+          const accounting = performance.now();
           const output = out.output as Record<string, unknown> & { ConsumedCapacity?: Capacity | Capacity[]; $metadata?: { attempts?: number } };
           const attempts = output.$metadata?.attempts ?? 1;
           const reported = output.ConsumedCapacity === undefined ? [] : Array.isArray(output.ConsumedCapacity) ? output.ConsumedCapacity : [output.ConsumedCapacity];
@@ -213,6 +212,8 @@ export class Meter {
             this.record('ddb', command, attempts, ms, reported, false);
             if (READS.has(command)) this.readUnits(command, input, output, reported);
           }
+          // synchronous work: its wall time is its CPU time
+          this.tally.meterUs += (performance.now() - accounting) * 1000;
           return out;
         } catch (err) {
           this.record('ddb', command, (err as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1, performance.now() - started, undefined, true);
@@ -245,21 +246,4 @@ export class Meter {
       { step: 'initialize', name: 'benchMeter', override: true },
     );
   }
-}
-
-/** Sums tallies (e.g. the per-phase ones). */
-export function addTallies(a: Tally, b: Tally): Tally {
-  const out = structuredClone(a);
-  for (const [k, v] of Object.entries(b.byCommand)) {
-    const t = (out.byCommand[k] ??= { requests: 0, readUnits: 0, writeUnits: 0, failures: 0, ms: 0 });
-    t.requests += v.requests;
-    t.ms += v.ms;
-    if (v.reportedWriteUnits !== undefined) t.reportedWriteUnits = (t.reportedWriteUnits ?? 0) + v.reportedWriteUnits;
-    if (v.bytes !== undefined) t.bytes = (t.bytes ?? 0) + v.bytes;
-    t.readUnits += v.readUnits;
-    t.writeUnits += v.writeUnits;
-    t.failures += v.failures;
-  }
-  for (const [k, v] of Object.entries(b.byTable)) out.byTable[k] = (out.byTable[k] ?? 0) + v;
-  return out;
 }

@@ -38,7 +38,7 @@ async function writeBatch(s: Stores, tenantId: string, body: Buffer): Promise<nu
 }
 
 export async function naiveIngest(s: Stores, meter: Meter, tenantId: string, batches: readonly PreparedBatch[]): Promise<NaiveResult> {
-  const r: NaiveResult = { batches: batches.length, events: 0, handlerMs: [], tally: { byCommand: {}, byTable: {} } };
+  const r: NaiveResult = { batches: batches.length, events: 0, handlerMs: [], tally: { byCommand: {}, byTable: {}, meterUs: 0 } };
   meter.take();
   for (const b of batches) {
     const started = performance.now();
