@@ -8,6 +8,8 @@ import { OTLPTraceExporter as JsonTraceExporter } from '@opentelemetry/exporter-
 import { OTLPTraceExporter as ProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { OTLPLogExporter as JsonLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
 import { OTLPLogExporter as ProtoLogExporter } from '@opentelemetry/exporter-logs-otlp-proto';
+import { AggregationTemporalityPreference, OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
+import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 // the exporters' own option type (their dependency): which body compression they use
 import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
 import { findPrice } from '../../shared/pricing/price.ts';
@@ -312,6 +314,67 @@ describe('OpenTelemetry log exporters → runs', () => {
         ['llm', 'claude_code.api_request', 'ok', new Date(t0 + 8_100).toISOString()],
       ]);
       expect(steps[2]!.error).toBe('file not found');
+    });
+  }
+});
+
+/** A reader the test collects from by hand, with the exporter's own temporality. */
+class ManualReader extends MetricReader {
+  protected override onForceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+  protected override onShutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+describe('OpenTelemetry metric exporter → tenant metrics', () => {
+  const cases = [
+    { temporality: 'cumulative', preference: AggregationTemporalityPreference.CUMULATIVE },
+    { temporality: 'delta', preference: AggregationTemporalityPreference.DELTA },
+  ];
+
+  for (const c of cases) {
+    it(`sums a ${c.temporality} cost counter without double counting, even when an export is repeated`, async () => {
+      // Prepare
+      const t = await newTenant('otel-metrics');
+      const exporter = new OTLPMetricExporter({ ...exporterOptions(t.key, '/v1/metrics'), temporalityPreference: c.preference });
+      const reader = new ManualReader({ aggregationTemporalitySelector: (type) => exporter.selectAggregationTemporality(type) });
+      const provider = new MeterProvider({ resource: resourceFromAttributes({ 'service.name': 'claude-code' }), readers: [reader] });
+      const cost = provider.getMeter('com.anthropic.claude_code').createCounter('claude_code.cost.usage', { unit: 'USD' });
+      const exportNow = async () => {
+        const { resourceMetrics, errors } = await reader.collect();
+        expect(errors).toEqual([]);
+        return new Promise<{ code: number; error?: Error }>((resolve) => exporter.export(resourceMetrics, resolve));
+      };
+
+      // Act: three collections; the last export is sent twice, as a retrying exporter would
+      cost.add(0.5, { model: 'claude-sonnet-4-5' });
+      const results = [await exportNow()];
+      await new Promise((r) => setTimeout(r, 5));
+      cost.add(0.25, { model: 'claude-sonnet-4-5' });
+      cost.add(0.125, { model: 'claude-haiku-4-5' });
+      results.push(await exportNow());
+      await new Promise((r) => setTimeout(r, 5));
+      cost.add(0.0625, { model: 'claude-sonnet-4-5' });
+      const { resourceMetrics: last } = await reader.collect();
+      for (let i = 0; i < 2; i++) results.push(await new Promise((resolve) => exporter.export(last, resolve)));
+      await exporter.shutdown();
+
+      // Assess
+      expect(results.map((r) => r.code)).toEqual([0, 0, 0, 0]);
+      const points = (
+        await t.client.metrics.query.query({
+          tenantId: t.tenantId,
+          name: 'claude_code.cost.usage',
+          from: new Date(Date.now() - 86_400_000).toISOString(),
+          to: new Date(Date.now() + 86_400_000).toISOString(),
+          step: 'day',
+        })
+      ).points;
+      const byModel = Object.fromEntries(points.map((p) => [p.attributes.model, p.value]));
+      expect(byModel['claude-sonnet-4-5']).toBeCloseTo(0.5 + 0.25 + 0.0625, 12);
+      expect(byModel['claude-haiku-4-5']).toBeCloseTo(0.125, 12);
     });
   }
 });
