@@ -27,6 +27,8 @@ export interface Results {
     command: string;
     durationS: number;
     machine: { cpu: string; cores: number; memoryGb: number; node: string; os: string };
+    /** the machine's 1-minute load average at the start and the end: other work on it slows the wall-time figures */
+    loadAverage: [number, number];
   };
   ingest: {
     eventsPerSecond: number;
@@ -191,7 +193,8 @@ export function benchmarksMd(r: Results): string {
   return `# Benchmarks
 
 Latest full run of \`${r.meta.command}\`, ${r.meta.date.slice(0, 10)}, in ${fmt(r.meta.durationS / 60, 1)} minutes.
-Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGb} GB memory, Node ${m.node}, ${m.os}.
+Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGb} GB memory, Node ${m.node}, ${m.os}; load average
+${fmt(r.meta.loadAverage[0], 1)} at the start and ${fmt(r.meta.loadAverage[1], 1)} at the end (other work on the machine slows the wall-time figures, not the counts).
 The figures are also in \`bench/results.json\`; \`npm run bench -- --quick\` is a short run for development
 (it prints the same table and writes its results to the temp directory, leaving these files alone).
 

@@ -2,7 +2,7 @@
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -33,6 +33,7 @@ type Results = import('./report.ts').Results;
 type Tally = import('./meter.ts').Tally;
 
 const started = Date.now();
+const loadAtStart = loadavg()[0]!;
 const say = (line: string) => console.error(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`);
 
 function perMillion(tally: Tally, events: number) {
@@ -117,6 +118,7 @@ try {
       command: quick ? 'npm run bench -- --quick' : 'npm run bench',
       durationS: round((Date.now() - started) / 1000, 0),
       machine: machine(),
+      loadAverage: [round(loadAtStart, 2), round(loadavg()[0]!, 2)],
     },
     ingest: {
       eventsPerSecond: round((eventsSent / run.wallMs) * 1000, 0),
