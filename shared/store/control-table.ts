@@ -1,6 +1,7 @@
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand, DeleteCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { Stores } from './clients.ts';
 import type { PriceOverride } from '../pricing/price.ts';
+import { UnavailableError } from '../errors.ts';
 
 /**
  * The control table: tenants, tenant keys, consultants and their grants, webhooks and alert rules.
@@ -38,6 +39,8 @@ export interface Consultant {
   name: string;
   hash: string;
   tenantIds: string[];
+  /** bumped by every change of the grants, so concurrent changes cannot overwrite each other */
+  grantsVersion?: number;
   createdAt: string;
   revokedAt?: string;
 }
@@ -170,23 +173,32 @@ export class ControlTable {
     );
     return strip<Consultant>(res.Item);
   }
-  /** Replaces the grant list; returns undefined when the consultant does not exist. */
-  async setGrants(id: string, tenantIds: string[]): Promise<string[] | undefined> {
-    try {
-      const res = await this.s.ddb.send(
-        new UpdateCommand({
-          TableName: this.s.tables.control,
-          Key: consultantKey(id),
-          UpdateExpression: 'SET tenantIds = :t',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':t': tenantIds },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return (res.Attributes?.tenantIds as string[]) ?? [];
-    } catch (err) {
-      if ((err as Error).name === 'ConditionalCheckFailedException') return undefined;
-      throw err;
+  /**
+   * Changes the grant list in one read-modify-write, retried when another change landed in between
+   * (without that, two grants at once kept only one of them). Returns the grants held afterwards;
+   * undefined when the consultant does not exist.
+   */
+  async changeGrants(id: string, change: (held: readonly string[]) => string[]): Promise<string[] | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      const c = await this.getConsultant(id);
+      if (!c) return undefined;
+      const version = c.grantsVersion ?? 0;
+      const tenantIds = change(c.tenantIds ?? []);
+      try {
+        await this.s.ddb.send(
+          new UpdateCommand({
+            TableName: this.s.tables.control,
+            Key: consultantKey(id),
+            UpdateExpression: 'SET tenantIds = :t, grantsVersion = :next',
+            ConditionExpression: version === 0 ? 'attribute_exists(pk) AND attribute_not_exists(grantsVersion)' : 'grantsVersion = :v',
+            ExpressionAttributeValues: { ':t': tenantIds, ':next': version + 1, ...(version === 0 ? {} : { ':v': version }) },
+          }),
+        );
+        return tenantIds;
+      } catch (err) {
+        if ((err as Error).name !== 'ConditionalCheckFailedException') throw err;
+        if (attempt >= 10) throw new UnavailableError('the grants of this consultant are changing concurrently; retry', { cause: err });
+      }
     }
   }
 

@@ -81,21 +81,17 @@ export const adminRouter = router({
       .input(z.strictObject({ consultantId: z.string().min(1).max(64), tenantIds: z.array(tenantIdSchema).min(1).max(1000) }))
       .mutation(async ({ ctx, input }) => {
         await assertTenantsExist(ctx.control, input.tenantIds);
-        const c = await ctx.control.getConsultant(input.consultantId);
-        if (!c) throw new NotFoundError(`no consultant ${input.consultantId}`);
-        const next = [...new Set([...(c.tenantIds ?? []), ...input.tenantIds])];
-        const tenantIds = await ctx.control.setGrants(input.consultantId, next);
-        return { consultantId: input.consultantId, tenantIds: tenantIds ?? next };
+        const tenantIds = await ctx.control.changeGrants(input.consultantId, (held) => [...new Set([...held, ...input.tenantIds])]);
+        if (!tenantIds) throw new NotFoundError(`no consultant ${input.consultantId}`);
+        return { consultantId: input.consultantId, tenantIds };
       }),
     revoke: operatorProcedure
       .input(z.strictObject({ consultantId: z.string().min(1).max(64), tenantIds: z.array(tenantIdSchema).min(1).max(1000) }))
       .mutation(async ({ ctx, input }) => {
-        const c = await ctx.control.getConsultant(input.consultantId);
-        if (!c) throw new NotFoundError(`no consultant ${input.consultantId}`);
         const drop = new Set(input.tenantIds);
-        const next = (c.tenantIds ?? []).filter((t) => !drop.has(t));
-        const tenantIds = await ctx.control.setGrants(input.consultantId, next);
-        return { consultantId: input.consultantId, tenantIds: tenantIds ?? next };
+        const tenantIds = await ctx.control.changeGrants(input.consultantId, (held) => held.filter((t) => !drop.has(t)));
+        if (!tenantIds) throw new NotFoundError(`no consultant ${input.consultantId}`);
+        return { consultantId: input.consultantId, tenantIds };
       }),
   }),
 });
