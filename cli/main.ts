@@ -113,6 +113,11 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
 
 /** The real process's streams and environment. */
 export function processIo(): Io {
+  // `lidless runs list | head`: a reader that went away is not an error
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   return {
     stdout: (text) => void process.stdout.write(`${text}\n`),
     stderr: (text) => void process.stderr.write(`${text}\n`),

@@ -230,9 +230,8 @@ function generateRun(rng: Random, plan: Plan, end: number): { run: SeedRun; even
   if (!failed && (outcome === 'merged_change' || outcome === 'green_build')) {
     b.step({ parentStepId: root.stepId, kind: 'ci', name: 'github-actions: build', attributes: { provider: 'github' } }, rng.int(90_000, 600_000), rng.int(5000, 60_000));
   }
+  // the session step stays ok: the failing step and the run's status tell the failure, counted once
   const runEnd = b.t + rng.int(100, 2000);
-  // the failure is told by its step and the run's status; the session step itself stays ok, so errors
-  // count what went wrong once
   root.endedAt = iso(runEnd);
 
   const commit = rng.hex(40);
