@@ -14,7 +14,7 @@ which must be a tenant key with scope ingest. The same --seed sends the same eve
 Lidless counts as duplicates.
 
   --runs <n>        number of runs (default 200)
-  --days <n>        days of history (default 7)
+  --days <n>        days of history (default 7; days older than the tenant's retention are never shown)
   --seed <n>        random seed (default 1)
   --end <time>      when the history ends (default the start of the current hour, UTC)
   --batch-size <n>  events per request, at most ${MAX_BATCH} (default ${MAX_BATCH})`;
