@@ -10,8 +10,8 @@ const usage = `usage: lidless seed [--runs <n>] [--days <n>] [--seed <n>] [--end
 
 Generates coding-agent runs over several days (repos, branches, agents, priced models, useful and
 useless outcomes, failing and retried runs) and sends them to POST /v1/ingest with LIDLESS_TOKEN,
-which must be a tenant key with scope ingest. The same --seed sends the same events again, which
-Lidless counts as duplicates.
+which must be a tenant key with scope ingest. The same --seed, --runs, --days and --end send the
+same events again, which Lidless counts as duplicates.
 
   --runs <n>        number of runs (default 200)
   --days <n>        days of history (default 7; days older than the tenant's retention are never shown)

@@ -9,7 +9,7 @@ import type { NativeEvent, RunEvent, StepEvent } from './events.ts';
  * twice. Used by `lidless seed`, the tests and the benchmark.
  */
 export interface DatasetOptions {
-  /** the same seed, end and sizes give the same dataset (default 1) */
+  /** the same seed, end and sizes give the same dataset, event ids included (default 1) */
   seed?: number;
   /** days of history ending at `end` (default 7) */
   days?: number;
