@@ -167,8 +167,12 @@ function fittingPlan(input: ApplyInput, runId: string, itemIdx: number[], stored
   }
 }
 
-function cellTtl(ref: CellRef, retentionDays: number): number {
-  return Math.ceil((Date.parse(`${ref.day}T00:00:00Z`) + (retentionDays + 1) * DAY_MS) / 1000);
+/**
+ * Retention counts from when data was received, for every item alike (runs, chunks, raw objects, cells):
+ * a backfill of old runs stays queryable, and a cell lives as long as the last run written into it.
+ */
+function cellTtl(ref: CellRef, retentionDays: number, receivedAt: number): number {
+  return Math.ceil(Math.max(receivedAt, Date.parse(`${ref.day}T00:00:00Z`) + DAY_MS) / 1000 + retentionDays * 86_400);
 }
 const windowTtl = (slot: number) => Math.ceil((slot + 2 * DAY_MS) / 1000);
 
@@ -200,7 +204,7 @@ function transactions(input: ApplyInput, plans: RunPlan[], s: Stores): { plans: 
       ...g.plans.flatMap((p) => p.writes),
       ...[...g.cells.values()]
         .filter(({ counters }) => Object.values(counters).some((v) => v !== 0))
-        .map(({ ref, counters }) => dayCellUpdate(s, tenantId, ref, counters, cellTtl(ref, input.tenant.retentionDays))),
+        .map(({ ref, counters }) => dayCellUpdate(s, tenantId, ref, counters, cellTtl(ref, input.tenant.retentionDays, input.receivedAt))),
       ...[...g.windows.values()].map((w) => windowCounterUpdate(s, tenantId, w.ruleId, w.slot, w.counters, windowTtl(w.slot))),
     ],
   }));

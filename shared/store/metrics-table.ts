@@ -45,7 +45,8 @@ export async function recordMetricPoints(s: Stores, tenant: Tenant, points: read
 async function recordPoint(s: Stores, tenant: Tenant, p: MetricPoint): Promise<boolean> {
   const hash = seriesHash(p);
   const stateKey = { pk: `${tenant.tenantId}#S#${p.name}`, sk: hash };
-  const ttl = Math.ceil((p.at + tenant.retentionDays * DAY_MS) / 1000);
+  // retention counts from receipt, like every other item (see shared/ingest/apply.ts)
+  const ttl = Math.ceil((Math.max(p.at, Date.now()) + tenant.retentionDays * DAY_MS) / 1000);
   const hourIso = new Date(Math.floor(p.at / 3_600_000) * 3_600_000).toISOString();
   const pointKey = { pk: `${tenant.tenantId}#M#${p.name}#${hourIso.slice(0, 10)}`, sk: `${hourIso}#${hash}` };
   for (let attempt = 0; attempt < 6; attempt++) {
