@@ -26,9 +26,26 @@ export const chunkSortKey = (receivedAt: number, batchId: string) => `S#${new Da
 
 export const iso = (ms: number) => new Date(ms).toISOString();
 export const byStartKey = (startedAt: number, runId: string) => `${iso(startedAt)}${SEP}${runId}`;
-export const byDimKey = (value: string, startedAt: number, runId: string) => `${value}${SEP}${byStartKey(startedAt, runId)}`;
-export const dimRangeStart = (value: string, fromMs: number) => `${value}${SEP}${iso(fromMs)}`;
-export const dimRangeEnd = (value: string, toMs: number) => `${value}${SEP}${iso(toMs)}`;
+/**
+ * An LSI sort key is at most 1024 bytes: the indexed value keeps its first 512 bytes (whole characters),
+ * which leaves room for the start and a run id of 128 characters. Readers filter on the full value, so
+ * two values sharing that prefix only share an index range.
+ */
+const INDEXED_VALUE_BYTES = 512;
+function indexedValue(value: string): string {
+  if (Buffer.byteLength(value) <= INDEXED_VALUE_BYTES) return value;
+  let out = '';
+  let bytes = 0;
+  for (const ch of value) {
+    bytes += Buffer.byteLength(ch);
+    if (bytes > INDEXED_VALUE_BYTES) break;
+    out += ch;
+  }
+  return out;
+}
+export const byDimKey = (value: string, startedAt: number, runId: string) => `${indexedValue(value)}${SEP}${byStartKey(startedAt, runId)}`;
+export const dimRangeStart = (value: string, fromMs: number) => `${indexedValue(value)}${SEP}${iso(fromMs)}`;
+export const dimRangeEnd = (value: string, toMs: number) => `${indexedValue(value)}${SEP}${iso(toMs)}`;
 export const startRange = (ms: number) => iso(ms);
 
 export interface StoredRun {
