@@ -16,6 +16,13 @@ export const OUTCOMES = ['merged_change', 'green_build', 'fixed_incident', 'reje
 export type Outcome = (typeof OUTCOMES)[number];
 export const USEFUL_OUTCOMES: ReadonlySet<string> = new Set(['merged_change', 'green_build', 'fixed_incident']);
 
+/**
+ * Bounds on what ends up in keys and run items (a DynamoDB item is at most 400 KB, an attribute name
+ * 64 KB, an index key 1 KB): adapters reject an event or span whose values are longer.
+ */
+export const MAX_MODEL_CHARS = 256;
+export const MAX_RUN_FIELD_CHARS = 1024;
+
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 

@@ -116,7 +116,28 @@ function mergeFields(s: RunState, f: RunFields, explicit: boolean): void {
     s.status = f.status;
     if (f.status !== 'running') s.ended = true;
   }
-  if (f.attributes) s.attributes = { ...s.attributes, ...f.attributes };
+  if (f.attributes) s.attributes = mergeAttributes(s.attributes, f.attributes);
+}
+
+/**
+ * A run's attributes live in its run item (at most 400 KB with everything else), so together they stay
+ * within this many characters of JSON: a key that would take them past it is not kept.
+ */
+export const MAX_RUN_ATTRIBUTES_CHARS = 65_536;
+
+function mergeAttributes(current: Record<string, unknown>, more: Record<string, unknown>): Record<string, unknown> {
+  const merged = new Map(Object.entries(current));
+  const sizeOf = (key: string, value: unknown) => JSON.stringify({ [key]: value }).length;
+  let size = JSON.stringify(current).length;
+  for (const [key, value] of Object.entries(more)) {
+    const replaced = merged.has(key) ? sizeOf(key, merged.get(key)) : 0;
+    const added = sizeOf(key, value);
+    if (size - replaced + added > MAX_RUN_ATTRIBUTES_CHARS) continue;
+    merged.set(key, value);
+    size += added - replaced;
+  }
+  // fromEntries defines own properties, so a `__proto__` key stays data
+  return Object.fromEntries(merged);
 }
 
 export function newRunState(runId: string, firstEventAt: number): RunState {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { LOG_LEVELS, OUTCOMES, RUN_STATUSES, STEP_KINDS } from '../model.ts';
+import { LOG_LEVELS, MAX_MODEL_CHARS, MAX_RUN_FIELD_CHARS, OUTCOMES, RUN_STATUSES, STEP_KINDS } from '../model.ts';
 import type { NormalizedEvent, ParsedBatch, ParsedItem, Rejection } from '../model.ts';
 import { BadRequestError, PayloadTooLargeError } from '../errors.ts';
 
@@ -30,8 +30,13 @@ const timestamp = z
   });
 
 const tokens = z.number().int('must be a non-negative integer').min(0, 'must be a non-negative integer').max(1e12);
-const shortText = z.string().max(1024);
+const shortText = z.string().max(MAX_RUN_FIELD_CHARS);
 const attributes = z.record(z.string().max(256), z.unknown());
+/** A run's attributes are kept in its run item, so they are bounded; step and log attributes are only kept raw. */
+const MAX_RUN_ATTRIBUTES_CHARS = 16_384;
+const runAttributes = attributes.refine((a) => JSON.stringify(a).length <= MAX_RUN_ATTRIBUTES_CHARS, {
+  message: `must be at most ${MAX_RUN_ATTRIBUTES_CHARS} characters as JSON (larger details belong in step or log attributes)`,
+});
 
 const runEvent = z.strictObject({
   type: z.literal('run'),
@@ -42,12 +47,12 @@ const runEvent = z.strictObject({
   repo: shortText.optional(),
   branch: shortText.optional(),
   commit: shortText.optional(),
-  traceId: shortText.optional(),
+  traceId: z.string().max(128).optional(),
   status: z.enum(RUN_STATUSES).optional(),
   outcome: z.enum(OUTCOMES).optional(),
   startedAt: timestamp.optional(),
   endedAt: timestamp.optional(),
-  attributes: attributes.optional(),
+  attributes: runAttributes.optional(),
 });
 
 const stepEvent = z.strictObject({
@@ -61,7 +66,7 @@ const stepEvent = z.strictObject({
   startedAt: timestamp,
   endedAt: timestamp.optional(),
   status: z.enum(['ok', 'error']).optional(),
-  model: shortText.optional(),
+  model: z.string().max(MAX_MODEL_CHARS).optional(),
   provider: shortText.optional(),
   usage: z
     .strictObject({

@@ -1,4 +1,4 @@
-import { OUTCOMES, RUN_STATUSES } from '../../model.ts';
+import { MAX_RUN_FIELD_CHARS, OUTCOMES, RUN_STATUSES } from '../../model.ts';
 import type { Outcome, RunFields, RunStatus } from '../../model.ts';
 import { firstString, readString } from './attributes.ts';
 import type { Attributes } from './attributes.ts';
@@ -29,7 +29,7 @@ export function resolveRunId(sets: readonly Attributes[], traceIdHex: string | u
 /** Run fields found in the attributes; `defaultAgent` is used when neither attribute names the agent. */
 export function runFieldsFrom(sets: readonly Attributes[], defaultAgent?: string): RunFields {
   const fields: RunFields = {};
-  const pick = (keys: readonly string[]) => firstString(sets, keys)?.value;
+  const pick = (keys: readonly string[]) => bounded(firstString(sets, keys));
   const repo = pick(['vcs.repository.name', 'lidless.repo']);
   const branch = pick(['vcs.ref.head.name', 'lidless.branch']);
   const commit = pick(['vcs.ref.head.revision', 'lidless.commit']);
@@ -49,7 +49,13 @@ export function runFieldsFrom(sets: readonly Attributes[], defaultAgent?: string
 function serviceName(sets: readonly Attributes[]): string | undefined {
   for (const attrs of sets) {
     const name = readString(attrs, 'service.name');
-    if (name && !name.startsWith('unknown_service')) return name;
+    if (name && !name.startsWith('unknown_service')) return bounded({ key: 'service.name', value: name });
   }
   return undefined;
+}
+
+/** A run field's value; one too long for the run item and its index is refused, naming its attribute. */
+function bounded(found: { key: string; value: string } | undefined): string | undefined {
+  if (found && found.value.length > MAX_RUN_FIELD_CHARS) throw new Error(`${found.key} must be at most ${MAX_RUN_FIELD_CHARS} characters`);
+  return found?.value;
 }

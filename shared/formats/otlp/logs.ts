@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { MAX_MODEL_CHARS } from '../../model.ts';
 import type { LogLevel, NormalizedEvent, ParsedBatch, ParsedItem, Rejection, RunFields } from '../../model.ts';
 import { anyValueToJs, attributesToObject, isRecord, readString } from './attributes.ts';
 import type { Attributes } from './attributes.ts';
@@ -73,6 +74,7 @@ function toEvent(
 ): NormalizedEvent {
   const base = { eventId: ctx.eventId, runId: ctx.runId, run: ctx.run };
   if (mapping.type === 'step') {
+    if ((mapping.step.model?.length ?? 0) > MAX_MODEL_CHARS) throw new Error(`model must be at most ${MAX_MODEL_CHARS} characters`);
     // The record's hash is a stable step id: a re-sent export maps to the same step.
     return { ...base, type: 'step', step: { stepId: ctx.hash, ...mapping.step } };
   }

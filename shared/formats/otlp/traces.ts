@@ -1,3 +1,4 @@
+import { MAX_MODEL_CHARS } from '../../model.ts';
 import type { ParsedBatch, ParsedItem, Rejection, RunFields, StepInput } from '../../model.ts';
 import { attributesToObject, isRecord, readString } from './attributes.ts';
 import { costOf, modelOf, providerOf, stepKindOf, usageOf } from './genai.ts';
@@ -55,6 +56,7 @@ function spanToItem({ item: span, resourceAttributes, resourceAttributeList, sco
   };
   if (parentSpanId) step.parentStepId = parentSpanId;
   const model = modelOf(attrs);
+  if (model && model.length > MAX_MODEL_CHARS) throw new Error(`the model name must be at most ${MAX_MODEL_CHARS} characters`);
   if (model) step.model = model;
   const provider = providerOf(attrs);
   if (provider) step.provider = provider;
