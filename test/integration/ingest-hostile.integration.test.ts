@@ -223,6 +223,9 @@ describe('hostile bodies on /v1/ingest', () => {
     { name: 'attributes as an array', event: { ...goodLog, attributes: ['a'] }, error: /^attributes: / },
     { name: 'an attribute key of 300 characters', event: { ...goodLog, attributes: { ['k'.repeat(300)]: 1 } }, error: /^attributes/ },
     { name: 'a 70 KB log message', event: { ...goodLog, message: 'm'.repeat(70_000) }, error: /^message: / },
+    { name: 'run attributes of 500 KB', event: { type: 'run', id: 'fat', runId: 'r', timestamp: at, attributes: { blob: 'x'.repeat(500_000) } }, error: /^attributes: must be at most 16384 characters as JSON/ },
+    { name: 'a model name of 257 characters', event: { ...goodStep, model: 'm'.repeat(257) }, error: /^model: / },
+    { name: 'a repo of 1025 characters', event: { type: 'run', id: 'repo', runId: 'r', timestamp: at, repo: 'r'.repeat(1025) }, error: /^repo: / },
   ];
 
   for (const c of events) {
@@ -428,6 +431,7 @@ describe('hostile bodies on /v1/ingest', () => {
                   { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', startTimeUnixNano: 'yesterday', endTimeUnixNano: nanos(Date.now()) },
                   { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', startTimeUnixNano: nanos(Date.now()), endTimeUnixNano: nanos(Date.now() - 60_000) },
                   'a span',
+                  { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'c7ad6b7169203331', startTimeUnixNano: nanos(Date.now()), endTimeUnixNano: nanos(Date.now()), attributes: kv({ 'gen_ai.request.model': str('m'.repeat(70_000)) }) },
                 ],
               },
             ],
@@ -456,7 +460,7 @@ describe('hostile bodies on /v1/ingest', () => {
 
       // Assess
       expect(spans.status).toBe(200);
-      expect(spans.json).toEqual({ partialSuccess: { rejectedSpans: 4, errorMessage: expect.stringMatching(/span 0: traceId must be 16 bytes as hex or base64/) } });
+      expect(spans.json).toEqual({ partialSuccess: { rejectedSpans: 5, errorMessage: expect.stringMatching(/span 0: traceId must be 16 bytes as hex or base64/) } });
       expect(logs.status).toBe(200);
       expect(logs.json).toEqual({ partialSuccess: { rejectedLogRecords: 3, errorMessage: expect.stringMatching(/log record 0: missing timeUnixNano and observedTimeUnixNano/) } });
     });
@@ -471,6 +475,30 @@ describe('hostile bodies on /v1/ingest', () => {
       expect(protobufAnswer).toMatchObject({ status: 200, contentType: 'application/x-protobuf' });
       expect(protobufAnswer.bytes.length).toBe(0);
     });
+  });
+
+  it('stores long values that are within the limits, and finds them again, never answering 503', async () => {
+    // Prepare: the longest repo the contract allows, in three-byte characters; run attributes added up by many events
+    const other = await newTenant('hostile-long');
+    const repo = '€'.repeat(1024);
+    const events = [
+      { type: 'run', id: 'long-repo', runId: 'long', timestamp: at, repo, branch: 'b'.repeat(1024), agent: 'a'.repeat(1024), traceId: 'f'.repeat(128) },
+      ...Array.from({ length: 30 }, (_, i) => ({ type: 'run', id: `attrs-${i}`, runId: 'long', timestamp: at, attributes: { [`k${i}`]: 'v'.repeat(15_000) } })),
+      { ...goodStep, id: 'long-model', runId: 'long', model: 'm'.repeat(256), usage: { inputTokens: 7 } },
+    ];
+
+    // Act
+    const res = await send('/v1/ingest', JSON.stringify({ events }), { authorization: `Bearer ${other.key}`, 'content-type': 'application/json' });
+
+    // Assess
+    expect(res.status).toBe(200);
+    expect(res.json).toMatchObject({ accepted: events.length, rejected: [] });
+    const listed = await other.client.runs.list.query({ tenantId: other.tenantId, repo });
+    expect(listed.items.map((r) => r.runId)).toEqual(['long']);
+    expect((await other.client.runs.list.query({ tenantId: other.tenantId, repo: '€'.repeat(1023) })).items).toEqual([]);
+    const { run } = await other.client.runs.get.query({ tenantId: other.tenantId, runId: 'long' });
+    expect(run).toMatchObject({ repo, inputTokens: 7, models: ['m'.repeat(256)] });
+    expect(JSON.stringify(run.attributes).length).toBeLessThanOrEqual(65_536);
   });
 
   it('none of it stored anything: no runs, no raw objects, no items of the tenant', async () => {
