@@ -18,6 +18,8 @@ export interface PerMillion {
   requests: number;
   readUnits: number;
   writeUnits: number;
+  /** mean wall time of one request against the local servers (where the handler's wall time goes) */
+  localMsPerRequest: number;
 }
 
 export interface Results {
@@ -172,8 +174,8 @@ function costTable(r: Results): string {
 function usageTable(r: Results): string {
   const rows = Object.entries(r.cost.byCommand)
     .sort((a, b) => b[1].writeUnits + b[1].readUnits - (a[1].writeUnits + a[1].readUnits) || b[1].requests - a[1].requests)
-    .map(([k, v]) => [k, fmt(v.requests, 0), fmt(v.writeUnits, 0), fmt(v.readUnits, 0)]);
-  return table(['per million events', 'requests', 'write units', 'read units'], rows);
+    .map(([k, v]) => [k, fmt(v.requests, 0), fmt(v.writeUnits, 0), fmt(v.readUnits, 0), fmt(v.localMsPerRequest, 1)]);
+  return table(['per million events', 'requests', 'write units', 'read units', 'local ms per request'], rows);
 }
 
 function tableUnits(r: Results): string {

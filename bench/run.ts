@@ -12,8 +12,8 @@ import { fileURLToPath } from 'node:url';
  */
 const quick = process.argv.includes('--quick');
 const SIZES = quick
-  ? { events: 20_000, naiveShare: 0.1, querySamples: 30, alertSamples: 20, warmRequests: 20 }
-  : { events: 200_000, naiveShare: 0.05, querySamples: 150, alertSamples: 80, warmRequests: 40 };
+  ? { events: 20_000, naiveShare: 0.1, querySamples: 30, rollupSamples: 15, alertSamples: 20, warmRequests: 20 }
+  : { events: 200_000, naiveShare: 0.05, querySamples: 150, rollupSamples: 40, alertSamples: 80, warmRequests: 40 };
 const DAYS = 7;
 const CONCURRENCY = 2;
 
@@ -40,7 +40,10 @@ function perMillion(tally: Tally, events: number) {
   const scale = 1e6 / events;
   return {
     byCommand: Object.fromEntries(
-      Object.entries(tally.byCommand).map(([k, v]) => [k, { requests: round(v.requests * scale, 1), readUnits: round(v.readUnits * scale, 1), writeUnits: round(v.writeUnits * scale, 1) }]),
+      Object.entries(tally.byCommand).map(([k, v]) => [
+        k,
+        { requests: round(v.requests * scale, 1), readUnits: round(v.readUnits * scale, 1), writeUnits: round(v.writeUnits * scale, 1), localMsPerRequest: round(v.ms / v.requests, 1) },
+      ]),
     ),
     byTable: Object.fromEntries(Object.entries(tally.byTable).map(([k, v]) => [k, round(v * scale, 1)])),
   };
@@ -85,8 +88,8 @@ try {
 
   say('queries on both tenants');
   const to = end + 3_600_000;
-  const querySmall = await measureQueries(backend, { tenantId: smallTenant.tenantId, key: smallTenant.key, runIds: small.runs.map((r) => r.runId), events: small.uniqueEvents, from, to }, SIZES.querySamples);
-  const queryLarge = await measureQueries(backend, { tenantId: largeTenant.tenantId, key: largeTenant.key, runIds: large.runs.map((r) => r.runId), events: large.uniqueEvents, from, to }, SIZES.querySamples);
+  const querySmall = await measureQueries(backend, { tenantId: smallTenant.tenantId, key: smallTenant.key, runIds: small.runs.map((r) => r.runId), events: small.uniqueEvents, from, to }, SIZES.querySamples, SIZES.rollupSamples);
+  const queryLarge = await measureQueries(backend, { tenantId: largeTenant.tenantId, key: largeTenant.key, runIds: large.runs.map((r) => r.runId), events: large.uniqueEvents, from, to }, SIZES.querySamples, SIZES.rollupSamples);
   const size = (f: typeof querySmall) => ({
     runs: f.runs,
     events: f.events,
