@@ -6,6 +6,7 @@ import { ControlTable } from '../../shared/store/control-table.ts';
 import { codeOf, ingest, newTenant, stackInfo } from '../helpers/stack.ts';
 import { claudeCodeExport, type AgentSession } from '../fixtures/agent-exports.ts';
 import { faultyStack, serviceError } from '../fixtures/in-process.ts';
+import { decodeStatus, protobufLogs } from '../fixtures/otlp-protobuf.ts';
 import { rawKeys, tenantItems } from '../fixtures/stored.ts';
 
 /**
@@ -249,6 +250,28 @@ describe('a batch whose storage write fails', () => {
     expect(failed.headers['content-type']).toBe('application/json');
     expect(JSON.parse(String(failed.body))).toEqual({ code: 14, message: expect.stringMatching(/retry/i) });
     expect(await codeOf(t.client.runs.get.query({ tenantId: t.tenantId, runId: s.id }))).toBe('NOT_FOUND');
+  });
+
+  it('answers a protobuf OTLP client 503 with Retry-After and a protobuf Status, and its retry is stored', async () => {
+    // Prepare
+    const t = await newTenant('s3-fault-protobuf');
+    const faulty = faultyStack({ s3: (command, nth) => (command === 'PutObjectCommand' && nth === 1 ? serviceError('ServiceUnavailable') : undefined) });
+    const body = protobufLogs({ 'service.name': 'claude-code' }, [
+      { timeMs: Date.now() - 60_000, body: 'claude_code.api_request', attributes: { 'event.name': 'api_request', 'session.id': 'proto-503', model: 'claude-sonnet-4-5', cost_usd: '0.02', input_tokens: '10' } },
+    ]);
+    const headers = { 'content-type': 'application/x-protobuf' };
+
+    // Act
+    const failed = await faulty.post('/v1/logs', t.key, body, headers);
+    const retried = await faulty.post('/v1/logs', t.key, body, headers);
+
+    // Assess
+    expect(failed.statusCode).toBe(503);
+    expect(failed.headers).toMatchObject({ 'retry-after': '1', 'content-type': 'application/x-protobuf' });
+    expect(decodeStatus(failed.body as Buffer)).toEqual({ code: 14, message: expect.stringMatching(/retry/i) });
+    expect(retried.statusCode).toBe(200);
+    expect((retried.body as Buffer).length).toBe(0);
+    expect((await t.client.runs.get.query({ tenantId: t.tenantId, runId: 'proto-503' })).run).toMatchObject({ llmCalls: 1, costUsd: 0.02, inputTokens: 10 });
   });
 });
 

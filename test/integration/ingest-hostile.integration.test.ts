@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { api, newTenant, operator, stackInfo } from '../helpers/stack.ts';
 import { kv, nanos, str } from '../fixtures/agent-exports.ts';
 import { rawKeys, tenantItems } from '../fixtures/stored.ts';
+import { decodePartialSuccess, decodeStatus, protobufLogs } from '../fixtures/otlp-protobuf.ts';
 
 /**
  * Malformed and hostile bodies get a 4xx with a readable message, never a 5xx, and store nothing: the
@@ -30,30 +31,6 @@ async function send(path: string, body: Buffer | string, headers: Record<string,
   let json: Sent['json'];
   if (res.headers.get('content-type')?.startsWith('application/json')) json = JSON.parse(bytes.toString('utf8')) as Sent['json'];
   return { status: res.status, contentType: res.headers.get('content-type'), retryAfter: res.headers.get('retry-after'), bytes, json };
-}
-
-/** `google.rpc.Status` { code = 1 (varint), message = 2 (string) } read from protobuf bytes. */
-function decodeStatus(bytes: Buffer): { code?: number; message?: string } {
-  const out: { code?: number; message?: string } = {};
-  let pos = 0;
-  const varint = () => {
-    let value = 0;
-    for (let shift = 0; ; shift += 7) {
-      const b = bytes[pos++]!;
-      value += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) return value;
-    }
-  };
-  while (pos < bytes.length) {
-    const tag = varint();
-    if (tag === (1 << 3)) out.code = varint();
-    else if (tag === ((2 << 3) | 2)) {
-      const len = varint();
-      out.message = bytes.subarray(pos, pos + len).toString('utf8');
-      pos += len;
-    } else throw new Error(`unexpected field in Status: tag ${tag}`);
-  }
-  return out;
 }
 
 /** A readable message: a sentence for a person, no stack trace or internal error names. */
@@ -463,6 +440,22 @@ describe('hostile bodies on /v1/ingest', () => {
       expect(spans.json).toEqual({ partialSuccess: { rejectedSpans: 5, errorMessage: expect.stringMatching(/span 0: traceId must be 16 bytes as hex or base64/) } });
       expect(logs.status).toBe(200);
       expect(logs.json).toEqual({ partialSuccess: { rejectedLogRecords: 3, errorMessage: expect.stringMatching(/log record 0: missing timeUnixNano and observedTimeUnixNano/) } });
+    });
+
+    it('answers 200 with partialSuccess in protobuf when records of a protobuf export cannot be read', async () => {
+      // Prepare: a record without any time, and one without a run identity
+      const body = protobufLogs({ 'service.name': 'claude-code' }, [
+        { body: 'claude_code.api_request', attributes: { 'session.id': 's', 'event.name': 'api_request' } },
+        { timeMs: Date.now(), body: 'claude_code.api_request', attributes: { 'event.name': 'api_request' } },
+      ]);
+
+      // Act
+      const res = await otlp('/v1/logs', body, 'application/x-protobuf');
+
+      // Assess
+      expect(res.status).toBe(200);
+      expect(res.contentType).toBe('application/x-protobuf');
+      expect(decodePartialSuccess(res.bytes)).toEqual({ rejected: 2, errorMessage: expect.stringMatching(/log record 0: missing timeUnixNano and observedTimeUnixNano; log record 1: no run identity/) });
     });
 
     it('answers a valid empty export with an empty Export*ServiceResponse in both encodings', async () => {
