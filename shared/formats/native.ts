@@ -111,7 +111,11 @@ type NativeEvent = z.output<typeof eventSchema>;
 function describe(error: z.ZodError): string {
   const issue = error.issues[0]!;
   const path = issue.path.join('.') || 'event';
-  if (issue.code === 'unrecognized_keys') return `${path === 'event' ? '' : path + ': '}unknown field ${issue.keys.map((k) => `"${k}"`).join(', ')}`.replace(/^: /, '');
+  if (issue.code === 'unrecognized_keys') {
+    // "field: message" like every other rejection, the field being the unknown one
+    const fields = issue.keys.map((k) => [...issue.path, k].join('.'));
+    return `${fields.join(', ')}: unknown field${fields.length > 1 ? 's' : ''}`;
+  }
   // zod reports an unknown discriminator at the `type` path (older versions at the event itself)
   if (issue.code === 'invalid_union' && (issue.path.length === 0 || (issue.path.length === 1 && issue.path[0] === 'type'))) {
     return 'type: must be one of run, step, log, assertion';
