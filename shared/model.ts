@@ -105,6 +105,8 @@ export interface ParsedItem {
   event: NormalizedEvent;
   /** the native event as sent, or the OTLP span / log record in OTLP JSON form with its resource attributes */
   raw: unknown;
+  /** position in the request's list of events, spans or log records, for rejections made after parsing */
+  index?: number;
 }
 
 export interface Rejection {

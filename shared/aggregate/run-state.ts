@@ -60,6 +60,13 @@ export const SLOT_MS = 5 * 60_000;
 export const slotOf = (ms: number) => Math.floor(ms / SLOT_MS) * SLOT_MS;
 const dayKey = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
+/**
+ * Distinct models tracked per run; the steps of further models count under `other`. Keeps a run's
+ * per-model counters (and the day cell they go into) bounded whatever a client sends.
+ */
+export const MAX_MODELS_PER_RUN = 16;
+export const OTHER_MODELS = 'other';
+
 export function emptyCounters(): StepCounters {
   return { costNanos: 0, inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, unpricedTokens: 0, llmCalls: 0, toolCalls: 0, errors: 0 };
 }
@@ -169,8 +176,12 @@ export function applyEvents(prev: RunState | undefined, runId: string, events: r
     if (e.type === 'step') {
       const c = stepCounters(e as PricedEvent & { type: 'step' });
       for (const name of STEP_COUNTER_NAMES) s[name] += c[name];
-      if (e.step.model && !s.models.includes(e.step.model)) s.models.push(e.step.model);
-      addInto(s.contrib, `${dayKey(e.step.startedAt)}|${stepModelKey(e.step)}`, c);
+      let model = stepModelKey(e.step);
+      if (e.step.model) {
+        if (!s.models.includes(model) && s.models.length >= MAX_MODELS_PER_RUN) model = OTHER_MODELS;
+        if (!s.models.includes(model)) s.models.push(model);
+      }
+      addInto(s.contrib, `${dayKey(e.step.startedAt)}|${model}`, c);
     } else if (e.type === 'log' && e.level === 'error') {
       const c = { ...emptyCounters(), errors: 1 };
       s.errors += 1;

@@ -210,7 +210,7 @@ export function parseNativeBatch(body: unknown): ParsedBatch {
   events.forEach((raw, index) => {
     const parsed = eventSchema.safeParse(raw);
     if (parsed.success) {
-      items.push({ event: normalise(parsed.data), raw });
+      items.push({ event: normalise(parsed.data), raw, index });
     } else {
       const maybeId = (raw as { id?: unknown } | null)?.id;
       rejected.push({

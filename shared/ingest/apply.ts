@@ -54,7 +54,9 @@ export interface AlertRef {
 
 export interface ApplyResult {
   /** per item, in input order */
-  outcome: ('accepted' | 'duplicate')[];
+  outcome: ('accepted' | 'duplicate' | 'rejected')[];
+  /** why, for rejected items */
+  reasons: Map<number, string>;
   alerts: AlertRef[];
   runs: RunState[];
   consumedWriteUnits: number;
@@ -62,6 +64,13 @@ export interface ApplyResult {
 
 const MAX_ATTEMPTS = 8;
 const MAX_TX_ITEMS = 100;
+/** counters one cell update may carry: its update expression must stay under DynamoDB's 4 KB */
+const MAX_CELL_COUNTERS = 300;
+/**
+ * A run item must stay under DynamoDB's 400 KB. It grows by an event-id hash per event and a chunk
+ * key per request; a run that reaches this size takes no more events (they are rejected with a reason).
+ */
+export const MAX_RUN_ITEM_BYTES = 350_000;
 
 export function eventHash(eventId: string): string {
   return createHash('sha256').update(eventId).digest('base64url').slice(0, 12);
@@ -81,6 +90,12 @@ interface RunPlan {
   cells: CellMap;
   windows: WindowDelta[];
   alerts: AlertRef[];
+  /** new events refused because the run item reached its size limit */
+  tooLarge?: number[];
+}
+
+function approximateSize(item: Record<string, unknown>): number {
+  return Buffer.byteLength(JSON.stringify(item, (_k, v: unknown) => (v instanceof Set ? [...v] : v)));
 }
 
 const DAY_MS = 86_400_000;
@@ -123,6 +138,9 @@ function plan(input: ApplyInput, runId: string, itemIdx: number[], stored: Store
   };
   const chunks = [...(stored?.chunks ?? []).filter((c) => c !== chunkSk), chunkSk];
   const runItem = encodeRun(input.tenant.tenantId, after, (stored?.ver ?? 0) + 1, seen, ttl, chunks);
+  if (approximateSize(runItem) > MAX_RUN_ITEM_BYTES) {
+    return { ...p, fresh: [], after: undefined, cells: new Map(), windows: [], tooLarge: fresh };
+  }
   p.writes.push({
     Put: {
       TableName: s.tables.runs,
@@ -179,11 +197,16 @@ const windowTtl = (slot: number) => Math.ceil((slot + 2 * DAY_MS) / 1000);
 /** Groups run plans into transactions of at most 100 items, cells merged within each. */
 function transactions(input: ApplyInput, plans: RunPlan[], s: Stores): { plans: RunPlan[]; items: Record<string, unknown>[] }[] {
   const groups: { plans: RunPlan[]; cells: CellMap; windows: Map<string, WindowDelta>; writes: number }[] = [];
+  const cellsOverflow = (g: (typeof groups)[number], p: RunPlan) =>
+    [...p.cells].some(([id, c]) => {
+      const cur = g.cells.get(id);
+      return cur !== undefined && new Set([...Object.keys(cur.counters), ...Object.keys(c.counters)]).size > MAX_CELL_COUNTERS;
+    });
   for (const p of plans) {
     if (p.writes.length === 0) continue;
     let g = groups[groups.length - 1];
     const extra = p.writes.length + p.cells.size + p.windows.length;
-    if (!g || g.writes + g.cells.size + g.windows.size + extra > MAX_TX_ITEMS) {
+    if (!g || g.writes + g.cells.size + g.windows.size + extra > MAX_TX_ITEMS || cellsOverflow(g, p)) {
       g = { plans: [], cells: new Map(), windows: new Map(), writes: 0 };
       groups.push(g);
     }
@@ -217,6 +240,7 @@ function isContention(err: unknown): boolean {
 
 export async function applyToIndex(s: Stores, input: ApplyInput): Promise<ApplyResult> {
   const outcome: ApplyResult['outcome'] = input.items.map(() => 'duplicate');
+  const reasons = new Map<number, string>();
   const byRun = new Map<string, number[]>();
   input.items.forEach((it, i) => {
     const list = byRun.get(it.event.runId) ?? [];
@@ -245,6 +269,10 @@ export async function applyToIndex(s: Stores, input: ApplyInput): Promise<ApplyR
     for (const p of plans) {
       if (p.writes.length > 0) continue;
       for (const i of p.dups) outcome[i] = 'duplicate';
+      for (const i of p.tooLarge ?? []) {
+        outcome[i] = 'rejected';
+        reasons.set(i, `runId: run ${p.runId} has reached its size limit; send further events under a new run id`);
+      }
       moveOn(p);
     }
     for (const tx of transactions(input, plans, s)) {
@@ -274,5 +302,5 @@ export async function applyToIndex(s: Stores, input: ApplyInput): Promise<ApplyR
     }
     pending = [...next, ...retry];
   }
-  return { outcome, alerts, runs, consumedWriteUnits };
+  return { outcome, reasons, alerts, runs, consumedWriteUnits };
 }

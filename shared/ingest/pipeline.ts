@@ -73,6 +73,7 @@ export async function ingestParsed(deps: IngestDeps, parsed: ParsedBatch, batchI
 
   let accepted = 0;
   let duplicates = 0;
+  const rejected = [...parsed.rejected];
   let alerts: AlertRef[] = [];
   let consumedWriteUnits = 0;
   if (priced.length > 0) {
@@ -86,6 +87,11 @@ export async function ingestParsed(deps: IngestDeps, parsed: ParsedBatch, batchI
     });
     accepted += applied.outcome.filter((o) => o === 'accepted').length;
     duplicates += applied.outcome.filter((o) => o === 'duplicate').length;
+    for (const [i, error] of applied.reasons) {
+      const item = parsed.items[i]!;
+      rejected.push({ index: item.index ?? i, id: item.event.eventId, error });
+    }
+    rejected.sort((a, b) => a.index - b.index);
     alerts = applied.alerts;
     consumedWriteUnits += applied.consumedWriteUnits;
   }
@@ -94,5 +100,5 @@ export async function ingestParsed(deps: IngestDeps, parsed: ParsedBatch, batchI
     accepted += m.accepted;
     duplicates += m.duplicates;
   }
-  return { accepted, duplicates, rejected: parsed.rejected, alerts, consumedWriteUnits };
+  return { accepted, duplicates, rejected, alerts, consumedWriteUnits };
 }

@@ -24,15 +24,17 @@ function addUpdate(table: string, key: { pk: string; sk: string }, counters: Cou
   const values: Record<string, NativeAttributeValue> = { ':ttl': ttl };
   const setExprs = ['#ttl = :ttl'];
   Object.entries(sets).forEach(([k, v], i) => {
-    names[`#s${i}`] = k;
-    values[`:s${i}`] = v;
-    setExprs.push(`#s${i} = if_not_exists(#s${i}, :s${i})`);
+    names[`#d${i}`] = k;
+    values[`:d${i}`] = v;
+    setExprs.push(`#d${i} = if_not_exists(#d${i}, :d${i})`);
   });
   const adds: string[] = [];
-  Object.entries(counters).forEach(([k, v], i) => {
-    names[`#c${i}`] = k;
-    values[`:c${i}`] = v;
-    adds.push(`#c${i} :c${i}`);
+  // short placeholders: an update expression may be at most 4 KB
+  Object.entries(counters).forEach(([k, v], n) => {
+    const i = n.toString(36);
+    names[`#${i}`] = k;
+    values[`:${i}`] = v;
+    adds.push(`#${i} :${i}`);
   });
   return {
     Update: {
