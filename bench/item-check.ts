@@ -3,9 +3,8 @@ import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { itemSize } from './item-size.ts';
 
 /**
- * The largest item stored in a table, read with a client of its own (not metered). The meter prices
- * a transaction's updates by the item they leave; an item under 1 KB costs the same either way, so a
- * largest item under 1 KB shows that those figures are exact.
+ * The largest item stored in a table (bytes, as AWS sizes items), read with a client of its own so
+ * that the meter does not count it: how close the rollup cells are to the 1 KB that doubles a write.
  */
 export async function largestItemBytes(table: string): Promise<number> {
   const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}));

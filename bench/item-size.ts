@@ -37,9 +37,8 @@ export function itemSize(item: Record<string, unknown>): number {
 }
 
 /**
- * The item an UpdateItem leaves when it creates or grows the item: its key and every attribute the
- * expression names, with the values it gives. Counters that the item had before and this update does
- * not touch are missing, so it can only under-estimate; the benchmark checks the stored sizes apart.
+ * A fallback for an update expression `applyUpdate` does not understand: the key and every attribute
+ * the expression names, with the values it gives (an under-estimate when the item holds more).
  */
 export function updatedItemSize(u: { Key: Record<string, unknown>; ExpressionAttributeNames?: Record<string, string>; ExpressionAttributeValues?: Record<string, unknown> }): number {
   let n = itemSize(u.Key);

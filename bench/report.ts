@@ -62,7 +62,7 @@ export interface Results {
     /** capacity units per million events, by `<table>[/<index>]:<read|write>` */
     byTable: Record<string, number>;
     naiveSampleEvents: number;
-    /** the largest rollup item stored (bytes): under 1024, the computed transaction units of cell updates are exact */
+    /** the largest rollup item stored (bytes): over 1024, a transactional cell update costs 4 units */
     largestRollupItemBytes: number;
     /** TransactWriteItems units as DynamoDB Local reported them, per million events (it under-reports; see meter.ts) */
     localReportedTransactUnits: number;
@@ -240,9 +240,10 @@ ${table(
   events, as a warm Lambda. So \`process.cpuUsage()\` around the ingest phase is the handler's CPU alone.
 - Every S3 and DynamoDB request the handlers make is counted by middleware on their clients, with
   \`ReturnConsumedCapacity\` forced on. DynamoDB Local reports about one item's units for a whole
-  TransactWriteItems; those units are computed from the items instead (2 per KB, plus 2 per local index entry
-  a new item creates), and reads that found nothing are raised to the minimum AWS charges.
-  Largest rollup item: ${fmt(r.cost.largestRollupItemBytes, 0)} bytes${r.cost.largestRollupItemBytes < 1024 ? ' (under 1 KB: the computed units of cell updates are exact)' : ''}.
+  TransactWriteItems; those units are computed from the items instead (2 per KB of the larger of the item's
+  old and new image, plus 2 per local index entry written or removed; they agree with Local's figures on
+  one-item transactions), and reads that found nothing are raised to the minimum AWS charges.
+  Largest rollup item: ${fmt(r.cost.largestRollupItemBytes, 0)} bytes (a transactional update of an item over 1 KB costs 4 units).
 - Lambda duration is each invocation's wall time at 512 MB; DynamoDB Local is slower than DynamoDB, so this
   line is pessimistic. API Gateway counts one request per 512 KB. S3 storage keeps the raw objects 14 days.
 - Parse floor: the same request bodies through gunzip, \`JSON.parse\`, \`JSON.stringify\` and gzip, in the same run.
