@@ -10,9 +10,10 @@ import { applyUpdate, itemSize, kbUnits, updatedItemSize } from './item-size.ts'
  *
  * - TransactWriteItems: Local reports about one item's units per table, however many items the
  *   transaction writes. The units are computed here instead, as AWS bills them: 2 per KB of the larger
- *   of each item's old and new image, plus 2 per local index entry a new item creates. The images are
- *   known because every write of this process's tables goes through the metered client: the meter
- *   keeps the size of each item a transaction put, and a copy of each item it updated.
+ *   of each item's old and new image, plus 2 per local index entry written or removed. The images are
+ *   known because every transaction of this process goes through the metered client: the meter keeps
+ *   the size and index keys of each item a transaction put, and a copy of each item it updated.
+ *   (Checked: for one-item transactions, where Local is right, the two agree.)
  * - Reads of nothing: Local reports 0 for a missing key or an empty query page, where AWS charges the
  *   minimum read (1 unit strongly consistent, 0.5 eventually consistent).
  */
@@ -42,9 +43,7 @@ export interface Tally {
 interface Capacity {
   TableName?: string;
   CapacityUnits?: number;
-  ReadCapacityUnits?: number;
-  WriteCapacityUnits?: number;
-  Table?: { CapacityUnits?: number; ReadCapacityUnits?: number; WriteCapacityUnits?: number };
+  Table?: { CapacityUnits?: number };
   LocalSecondaryIndexes?: Record<string, { CapacityUnits?: number }>;
   GlobalSecondaryIndexes?: Record<string, { CapacityUnits?: number }>;
 }
@@ -56,11 +55,11 @@ export function emptyTally(): Tally {
   return { byCommand: {}, byTable: {}, meterUs: 0 };
 }
 
-/** The local index sort keys of each table, by short name (new items write one entry per key present). */
+/** The local index sort keys of each table, by short name. */
 export type IndexKeys = Record<string, readonly { name: string; sortKey: string }[]>;
 
 type TxItem = {
-  Put?: { TableName: string; Item: Record<string, unknown>; ConditionExpression?: string };
+  Put?: { TableName: string; Item: Record<string, unknown> };
   Update?: { TableName: string; Key: Record<string, unknown>; ExpressionAttributeNames?: Record<string, string>; ExpressionAttributeValues?: Record<string, unknown> };
   Delete?: { TableName: string; Key: Record<string, unknown> };
   ConditionCheck?: { TableName: string; Key: Record<string, unknown> };
@@ -108,7 +107,7 @@ export class Meter {
     this.tally.byTable[key] = (this.tally.byTable[key] ?? 0) + units;
   }
 
-  record(service: 'ddb' | 's3', command: string, attempts: number, ms: number, capacity: Capacity | Capacity[] | undefined, failed: boolean): CommandTally {
+  private record(service: 'ddb' | 's3', command: string, attempts: number, ms: number, capacity: Capacity | Capacity[] | undefined, failed: boolean): CommandTally {
     const t = this.command(`${service}:${command}`);
     t.requests += attempts;
     t.ms += ms;
