@@ -4,7 +4,7 @@ import type { Stores } from '../store/clients.ts';
 import type { AlertRule, Tenant } from '../store/control-table.ts';
 import { applyEvents, type PricedEvent, type RunState } from '../aggregate/run-state.ts';
 import { contributions, diffContributions, mergeInto, type CellMap, type CellRef } from '../aggregate/cells.ts';
-import { encodeRun, encodeSteps, getRuns, chunkPartition, chunkSortKey, tracePartition, runSortKey, type StoredRun } from '../store/runs-table.ts';
+import { encodeRun, encodeSteps, getRuns, chunkId, chunkPartition, chunkSortKey, tracePartition, runSortKey, type StoredRun } from '../store/runs-table.ts';
 import { dayCellUpdate, windowCounterUpdate } from '../store/rollups-table.ts';
 import { windowDeltas, type WindowDelta } from '../alerts/window-counters.ts';
 import { alertPut, alertSortKey, type AlertPayload } from '../store/alerts-table.ts';
@@ -136,7 +136,7 @@ function plan(input: ApplyInput, runId: string, itemIdx: number[], stored: Store
     receivedAt: input.receivedAt,
     ttl: Math.ceil((input.receivedAt + retentionMs) / 1000),
   };
-  const chunks = [...(stored?.chunks ?? []).filter((c) => c !== chunkSk), chunkSk];
+  const chunks = [...(stored?.chunks ?? []).filter((c) => c !== chunkId(chunkSk)), chunkId(chunkSk)];
   const runItem = encodeRun(input.tenant.tenantId, after, (stored?.ver ?? 0) + 1, seen, ttl, chunks);
   if (approximateSize(runItem) > MAX_RUN_ITEM_BYTES) {
     return { ...p, fresh: [], after: undefined, cells: new Map(), windows: [], tooLarge: fresh };

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { BatchGetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
@@ -53,7 +54,7 @@ export interface StoredRun {
   ver: number;
   /** hashes of the event ids already applied */
   ev: Set<string>;
-  /** sort keys of the step chunks this run committed */
+  /** short ids (`chunkId`) of the step chunks this run committed */
   chunks: string[];
   ttl: number;
 }
@@ -125,6 +126,14 @@ export function encodeSteps(steps: unknown[]): Uint8Array {
   return gzipSync(JSON.stringify(steps));
 }
 
+/**
+ * A chunk's short id, as the run item lists it: 8 characters instead of a 60-character sort key, so a
+ * long session (an agent exporting every few seconds for hours) keeps a small run item.
+ */
+export function chunkId(chunkSk: string): string {
+  return createHash('sha256').update(chunkSk).digest('base64url').slice(0, 8);
+}
+
 /** The run's committed chunks (those it lists), oldest first. */
 export async function getChunks(s: Stores, tenantId: string, runId: string, committed: readonly string[]): Promise<StepChunk[]> {
   const keep = new Set(committed);
@@ -141,7 +150,7 @@ export async function getChunks(s: Stores, tenantId: string, runId: string, comm
       }),
     );
     for (const item of res.Items ?? []) {
-      if (!keep.has(item.sk as string)) continue;
+      if (!keep.has(chunkId(item.sk as string))) continue;
       out.push({
         steps: JSON.parse(gunzipSync(item.steps as Uint8Array).toString('utf8')),
         s3Key: item.s3Key as string,
