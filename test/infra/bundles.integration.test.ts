@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { buildApp } from '../../infra/build.ts';
 import { stackInfo } from '../helpers/stack.ts';
+import { useStackEnvironment } from '../fixtures/in-process.ts';
 
 /**
  * The bundles `cdk synth` produces (not the TypeScript) run against the embedded stack through the
@@ -39,16 +40,9 @@ describe('the synthesized Lambda bundles', () => {
   let api: Handler;
 
   beforeAll(async () => {
-    const info = stackInfo();
+    useStackEnvironment();
     Object.assign(process.env, {
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'S3RVER',
-      AWS_SECRET_ACCESS_KEY: 'S3RVER',
-      AWS_ENDPOINT_URL_DYNAMODB: info.dynamoEndpoint,
-      AWS_ENDPOINT_URL_S3: info.s3Endpoint,
-      LIDLESS_TABLE_PREFIX: info.tablePrefix,
-      LIDLESS_RAW_BUCKET: info.bucket,
-      LIDLESS_OPERATOR_TOKEN: info.operatorToken,
+      LIDLESS_OPERATOR_TOKEN: stackInfo().operatorToken,
       LIDLESS_ALERT_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/unused',
     });
     const { app, stack } = buildApp(new App({ context: { stage: 'bundletest' } }));

@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ingest, newTenant, stackInfo } from '../helpers/stack.ts';
-import { resetConfig } from '../../shared/config.ts';
+import { ingest, newTenant } from '../helpers/stack.ts';
 import { createStores, type Stores } from '../../shared/store/clients.ts';
 import { costRollup } from '../../shared/query/rollup.ts';
 import { readDayCells } from '../../shared/store/rollups-table.ts';
+import { useStackEnvironment } from '../fixtures/in-process.ts';
 
 /**
  * A cost rollup reads the pre-aggregated day cells only: the same items, and the same consumed read
@@ -45,18 +45,7 @@ async function tenantWith(runs: number) {
 
 let stores: Stores;
 beforeAll(() => {
-  const info = stackInfo();
-  Object.assign(process.env, {
-    AWS_ENDPOINT_URL_DYNAMODB: info.dynamoEndpoint,
-    AWS_ENDPOINT_URL_S3: info.s3Endpoint,
-    AWS_REGION: 'us-east-1',
-    // the S3 server only accepts its own fixed dummy credentials
-    AWS_ACCESS_KEY_ID: 'S3RVER',
-    AWS_SECRET_ACCESS_KEY: 'S3RVER',
-    LIDLESS_TABLE_PREFIX: info.tablePrefix,
-    LIDLESS_RAW_BUCKET: info.bucket,
-  });
-  resetConfig();
+  useStackEnvironment();
   stores = createStores();
 });
 

@@ -1,11 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ingest, newTenant, stackInfo } from '../helpers/stack.ts';
-import { resetConfig } from '../../shared/config.ts';
+import { ingest, newTenant } from '../helpers/stack.ts';
 import { createStores, type Stores } from '../../shared/store/clients.ts';
 import { getRun, listRuns, rawEvents, runsByTrace } from '../../shared/query/runs.ts';
 import { costRollup } from '../../shared/query/rollup.ts';
 import { getRuns } from '../../shared/store/runs-table.ts';
 import { NotFoundError } from '../../shared/errors.ts';
+import { useStackEnvironment } from '../fixtures/in-process.ts';
 
 /**
  * Items past the tenant's retention are never returned, even while they are still stored (TTL deletion
@@ -22,18 +22,7 @@ let stores: Stores;
 let tenantId: string;
 
 beforeAll(async () => {
-  const info = stackInfo();
-  Object.assign(process.env, {
-    AWS_ENDPOINT_URL_DYNAMODB: info.dynamoEndpoint,
-    AWS_ENDPOINT_URL_S3: info.s3Endpoint,
-    AWS_REGION: 'us-east-1',
-    // the S3 server only accepts its own fixed dummy credentials
-    AWS_ACCESS_KEY_ID: 'S3RVER',
-    AWS_SECRET_ACCESS_KEY: 'S3RVER',
-    LIDLESS_TABLE_PREFIX: info.tablePrefix,
-    LIDLESS_RAW_BUCKET: info.bucket,
-  });
-  resetConfig();
+  useStackEnvironment();
   stores = createStores();
 
   const t = await newTenant('retention', { retentionDays: 1 });
