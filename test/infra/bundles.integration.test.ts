@@ -76,7 +76,7 @@ describe('the synthesized Lambda bundles', () => {
   });
 
   it('answers 401 from the bundled ingest for an unknown key', async () => {
-    const res = await ingest(event('POST', '/v1/ingest', { events: [] }, 'ldl_nosuchkey_xxxxxxxxxxxxxxxxxxxxxxxx'));
+    const res = await ingest(event('POST', '/v1/ingest', { events: [] }, 'ldl_nosuchkey_0123456789abcdefghijklmnop'));
     expect(res.statusCode).toBe(401);
     expect(JSON.parse(res.body as string).error).toMatch(/unknown|revoked/);
   });

@@ -1,6 +1,6 @@
 import type { Usage } from '../../../model.ts';
 import { readCount, readString } from '../attributes.ts';
-import { timedStep, toolStep } from './common.ts';
+import { modelCallStep, toolStep } from './common.ts';
 import type { AgentLogAdapter, AgentMapping, AgentRecord } from './types.ts';
 
 /**
@@ -30,18 +30,8 @@ export const codex: AgentLogAdapter = {
 };
 
 function responseCompleted(record: AgentRecord) {
-  const step = timedStep(record, 'llm', record.fullName);
-  const model = readString(record.attrs, 'model');
-  if (model) step.model = model;
-  const usage = usageOf(record);
-  if (usage) step.usage = usage;
   // Codex reports a completed response whose usage it could not read with only an error message.
-  const error = readString(record.attrs, 'error.message');
-  if (error) {
-    step.status = 'error';
-    step.error = error;
-  }
-  return step;
+  return modelCallStep(record, usageOf(record), 'error.message');
 }
 
 function usageOf({ attrs }: AgentRecord): Usage | undefined {

@@ -1,4 +1,4 @@
-import type { StepInput } from '../../../model.ts';
+import type { StepInput, Usage } from '../../../model.ts';
 import { readBoolean, readNumber, readString } from '../attributes.ts';
 import type { AgentRecord } from './types.ts';
 
@@ -26,6 +26,20 @@ export function toolStep(record: AgentRecord, toolNameKeys: readonly string[], e
     step.status = 'error';
     const error = errorKeys.map((key) => readString(record.attrs, key)).find(Boolean);
     if (error) step.error = error;
+  }
+  return step;
+}
+
+/** A model call: the record's `model`, the usage the agent's own mapping read, failed when `errorKey` is set. */
+export function modelCallStep(record: AgentRecord, usage: Usage | undefined, errorKey: string) {
+  const step = timedStep(record, 'llm', record.fullName);
+  const model = readString(record.attrs, 'model');
+  if (model) step.model = model;
+  if (usage) step.usage = usage;
+  const error = readString(record.attrs, errorKey);
+  if (error) {
+    step.status = 'error';
+    step.error = error;
   }
   return step;
 }

@@ -1,6 +1,6 @@
 import type { Usage } from '../../../model.ts';
 import { readCount, readString } from '../attributes.ts';
-import { timedStep, toolStep } from './common.ts';
+import { modelCallStep, toolStep } from './common.ts';
 import type { AgentLogAdapter, AgentMapping, AgentRecord } from './types.ts';
 
 /**
@@ -28,17 +28,7 @@ export const gemini: AgentLogAdapter = {
 };
 
 function apiResponse(record: AgentRecord) {
-  const step = timedStep(record, 'llm', record.fullName);
-  const model = readString(record.attrs, 'model');
-  if (model) step.model = model;
-  const usage = usageOf(record);
-  if (usage) step.usage = usage;
-  const error = readString(record.attrs, 'error');
-  if (error) {
-    step.status = 'error';
-    step.error = error;
-  }
-  return step;
+  return modelCallStep(record, usageOf(record), 'error');
 }
 
 function usageOf({ attrs }: AgentRecord): Usage | undefined {
