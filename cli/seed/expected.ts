@@ -1,5 +1,6 @@
 import { priceStep } from '../../shared/pricing/price.ts';
 import type { NativeEvent, RunEvent } from './events.ts';
+import type { RollupRow } from '../../shared/query/rollup.ts';
 
 /**
  * What Lidless should answer for a set of native events, recomputed the slow way from the events
@@ -96,21 +97,8 @@ export interface RollupQuery {
   model?: string;
 }
 
-export interface ExpectedRow {
-  key: string;
-  runs: number;
-  costUsd: number;
-  inputTokens: number;
-  outputTokens: number;
-  cacheReadTokens: number;
-  cacheWriteTokens: number;
-  wallTimeMs: number;
-  llmCalls: number;
-  toolCalls: number;
-  errors: number;
-  usefulOutcomes: number;
-  costPerUsefulOutcomeUsd: number | null;
-}
+/** The oracle computes its rows independently, in the shape the API answers. */
+export type ExpectedRow = RollupRow;
 
 interface Acc {
   runs: number;

@@ -2,6 +2,7 @@ import { expect } from 'vitest';
 import { verifySignature } from '../../shared/alerts/webhook/signing.ts';
 import type { newTenant } from './stack.ts';
 import type { Receiver, ReceivedRequest } from './receiver.ts';
+import type { AlertPayload } from '../../shared/store/alerts-table.ts';
 
 /** Shared steps of the alert tests: watch a metric with a webhook, open a delivery, read the events. */
 export type Tenant = Awaited<ReturnType<typeof newTenant>>;
@@ -15,16 +16,8 @@ export interface RuleSpec {
   filters?: { repo?: string; agent?: string; model?: string; branch?: string };
 }
 
-export interface AlertBody {
-  id: string;
-  type: 'alert.firing' | 'alert.resolved';
-  tenantId: string;
-  rule: { ruleId: string; name: string; metric: string; op: string; threshold: number };
-  value: number;
-  runId?: string;
-  window?: string;
-  firedAt: string;
-}
+/** The webhook body as CONTRACT.md gives it (the stored payload is exactly what is sent). */
+export type AlertBody = AlertPayload;
 
 /** A webhook at `url` and one rule per spec sending to it. */
 export async function watch(t: Tenant, url: string, ...specs: RuleSpec[]) {
