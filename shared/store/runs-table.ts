@@ -22,6 +22,8 @@ const SEP = '\u0001';
 
 export const runsPartition = (tenantId: string) => `${tenantId}#RUNS`;
 export const runSortKey = (runId: string) => `R#${runId}`;
+/** Whether a runs-table key is a run summary (not a step chunk or a trace pointer). */
+export const isRunItemKey = (pk: string, sk: string) => pk.endsWith('#RUNS') && sk.startsWith('R#');
 export const chunkPartition = (tenantId: string, runId: string) => `${tenantId}#R#${runId}`;
 export const chunkSortKey = (receivedAt: number, batchId: string) => `S#${new Date(receivedAt).toISOString()}#${batchId}`;
 
