@@ -14,6 +14,8 @@ import { applyUpdate, itemSize, kbUnits, updatedItemSize } from './item-size.ts'
  *   known because every transaction of this process goes through the metered client: the meter keeps
  *   the size and index keys of each item a transaction put, and a copy of each item it updated.
  *   (Checked: for one-item transactions, where Local is right, the two agree.)
+ * - BatchExecuteStatement: Local reports no capacity; each statement that succeeded is billed like a
+ *   put of the item it leaves (1 per KB of the larger image, 1 per local index entry written).
  * - Reads of nothing: Local reports 0 for a missing key or an empty query page, where AWS charges the
  *   minimum read (1 unit strongly consistent, 0.5 eventually consistent).
  */
@@ -49,7 +51,7 @@ interface Capacity {
 }
 
 const READS = new Set(['GetItem', 'BatchGetItem', 'Query', 'Scan', 'TransactGetItems']);
-const CAPACITY_COMMANDS = new Set(['GetItem', 'BatchGetItem', 'Query', 'Scan', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'TransactWriteItems', 'TransactGetItems']);
+const CAPACITY_COMMANDS = new Set(['BatchExecuteStatement', 'GetItem', 'BatchGetItem', 'Query', 'Scan', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'TransactWriteItems', 'TransactGetItems']);
 
 export function emptyTally(): Tally {
   return { byCommand: {}, byTable: {}, meterUs: 0 };
@@ -120,8 +122,38 @@ export class Meter {
     return t;
   }
 
+  /**
+   * The writes of a BatchExecuteStatement that succeeded, as puts: Local reports no capacity for them.
+   * An INSERT is a put of its VALUE; the project's UPDATEs set every attribute but the key (a run item
+   * is rewritten whole), so they are puts of the key and their SETs too.
+   */
+  private statementUnits(statements: { Statement: string; Parameters?: unknown[] }[], responses: { Error?: unknown; TableName?: string }[]): number {
+    const puts: TxItem[] = [];
+    statements.forEach((st, i) => {
+      if (responses[i]?.Error) return;
+      const table = /"([^"]+)"/.exec(st.Statement)?.[1] ?? '?';
+      const params = st.Parameters ?? [];
+      const item: Record<string, unknown> = {};
+      if (st.Statement.startsWith('INSERT')) {
+        [...st.Statement.matchAll(/'([^']+)': \?/g)].forEach((m, j) => (item[m[1]!] = params[j]));
+      } else {
+        const sets = [...st.Statement.matchAll(/SET "([^"]+)" = \?/g)].map((m) => m[1]!);
+        sets.forEach((name, j) => (item[name] = params[j]));
+        item.pk = params[sets.length];
+        item.sk = params[sets.length + 1];
+      }
+      puts.push({ Put: { TableName: table, Item: item } });
+    });
+    return this.writeUnits(puts, 1);
+  }
+
   /** The units of a committed transaction, item by item (see the class comment). */
   private transactionUnits(items: TxItem[]): number {
+    return this.writeUnits(items, 2);
+  }
+
+  /** Write units of puts, updates and deletes, `factor` per KB (2 in a transaction). */
+  private writeUnits(items: TxItem[], factor: number): number {
     let total = 0;
     for (const it of items) {
       const op = it.Put ?? it.Update ?? it.Delete ?? it.ConditionCheck;
@@ -142,7 +174,7 @@ export class Meter {
       } else {
         size = this.putSizes.get(id) ?? itemSize(key);
       }
-      const units = 2 * kbUnits(size);
+      const units = factor * kbUnits(size);
       this.addUnits(`${table}:write`, units);
       total += units;
       // a local index entry (KEYS_ONLY: under 1 KB) is written when an index key appears, removed when
@@ -154,8 +186,8 @@ export class Meter {
         indexes.forEach((ix, i) => {
           const writes = before[i] === after[i] ? 0 : (before[i] === undefined ? 0 : 1) + (after[i] === undefined ? 0 : 1);
           if (writes === 0) return;
-          this.addUnits(`${table}/${ix.name}:write`, 2 * writes);
-          total += 2 * writes;
+          this.addUnits(`${table}/${ix.name}:write`, factor * writes);
+          total += factor * writes;
         });
         this.indexValues.set(id, after);
       }
@@ -207,6 +239,9 @@ export class Meter {
             const t = this.record('ddb', command, attempts, ms, undefined, false);
             t.writeUnits += this.transactionUnits(input.TransactItems as TxItem[]);
             t.reportedWriteUnits = (t.reportedWriteUnits ?? 0) + reported.reduce((n, c) => n + (c.CapacityUnits ?? 0), 0);
+          } else if (command === 'BatchExecuteStatement') {
+            const t = this.record('ddb', command, attempts, ms, undefined, false);
+            t.writeUnits += this.statementUnits(input.Statements as never, (output.Responses ?? []) as never);
           } else {
             this.record('ddb', command, attempts, ms, reported, false);
             if (READS.has(command)) this.readUnits(command, input, output, reported);

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchExecuteStatementCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { Stores } from '../store/clients.ts';
 import type { AlertRule, Tenant } from '../store/control-table.ts';
 import { applyEvents, type PricedEvent, type RunState } from '../aggregate/run-state.ts';
-import { contributions, diffContributions, mergeInto, type CellMap, type CellRef } from '../aggregate/cells.ts';
-import { encodeRun, encodeSteps, getRuns, chunkId, chunkPartition, chunkSortKey, tracePartition, runSortKey, type StoredRun } from '../store/runs-table.ts';
-import { dayCellUpdate, windowCounterUpdate } from '../store/rollups-table.ts';
+import { encodeRun, encodeSteps, getRuns, chunkId, chunkPartition, chunkSortKey, putChunks, runWriteStatement, tracePartition, runSortKey, type StoredRun } from '../store/runs-table.ts';
+import { eventHash, type InlinePart } from '../store/run-item.ts';
+import { rawKey } from '../store/raw-bucket.ts';
+import { windowCounterUpdate } from '../store/rollups-table.ts';
 import { windowDeltas, type WindowDelta } from '../alerts/window-counters.ts';
 import { alertPut, alertSortKey, type AlertPayload } from '../store/alerts-table.ts';
 import { eventFirings, runFirings, type Firing } from '../alerts/rules.ts';
@@ -13,34 +14,37 @@ import { toStepRecord } from './steps.ts';
 import { UnavailableError } from '../errors.ts';
 
 /**
- * Applies a request's events to the index, exactly once however often the client retries.
+ * Applies a request's events to the run index, exactly once however often the client retries.
  *
  * Each run item holds the hashes of the event ids it has absorbed and a version number. A run's new
- * state, the rollup cells it moves, its windowed-rule counters and the alerts it fires are written in
- * ONE transaction whose run write is conditional on the version read:
+ * state is written conditionally on the version read:
  *
- *   writer A: read run v3 ─ fold e1,e2 ─ TX(put run v4 if ver=3, add cells, put chunk) ✓
- *   writer B: read run v3 ─ fold e2,e5 ─ TX(put run v4 if ver=3, ...)  ✗ cancelled
- *             re-read v4 (has e2) ─ fold e5 ─ TX(put run v5 if ver=4, ...) ✓
+ *   writer A: read run v3 ─ fold e1,e2 ─ write run v4 if ver=3 ✓
+ *   writer B: read run v3 ─ fold e2,e5 ─ write run v4 if ver=3 ✗ (condition)
+ *             re-read v4 (has e2) ─ fold e5 ─ write run v5 if ver=4 ✓
  *
  * So a retried batch finds its events already absorbed (duplicates, nothing written); a request that
  * failed after S3 but before the index retries into the same state; concurrent writers to one run are
- * serialised by the version check. Cells are only ever changed with ADD of a difference computed from
- * the committed state, so they stay equal to the sum of the runs.
+ * serialised by the version check. Each run's write stands alone, so the runs of a request go out in
+ * one BatchExecuteStatement: conditional writes billed as plain writes, half a transaction's price.
  *
- * The run's step chunk (its steps from this request) is written just before, outside the transaction
- * (half the write cost): its key is fixed by the request, so a retry overwrites it, and the run item
- * lists the chunks it committed, so a chunk whose transaction never committed is never shown.
+ * The rollup day cells are not written here: they are folded from the runs table's stream
+ * (shared/aggregate/stream.ts), from each run's state before and after, amortised over many requests.
  *
- * A transaction holds at most 100 items. When one run's events of a request would need more (many
- * failed assertions or error logs firing alerts, say), its events are applied in order over several
- * transactions, each with its own chunk; each one is exactly-once by itself.
+ * A run whose events fire alerts or move windowed-rule counters is written in a transaction with those
+ * alert events and counters, so that they happen exactly when the run's new state commits. A
+ * transaction holds at most 100 items: when one run's events of a request would need more (many failed
+ * assertions or error logs firing alerts, say), they are applied in order over several transactions,
+ * each exactly-once by itself.
+ *
+ * Steps stay in the run item while it fits in one write unit; then they move to step chunk items, one
+ * per run and request, written just before the run (their key is fixed by the request, so a retry
+ * overwrites them, and the run item lists the chunks it committed, so an orphan is never shown).
  */
 export interface ApplyInput {
   tenant: Tenant;
   batchId: string;
   receivedAt: number;
-  s3Key: string;
   /** events in request order, each with its line number in the raw object */
   items: { event: PricedEvent; line: number }[];
   rules: readonly AlertRule[];
@@ -59,48 +63,71 @@ export interface ApplyResult {
   reasons: Map<number, string>;
   alerts: AlertRef[];
   runs: RunState[];
-  consumedWriteUnits: number;
 }
 
 const MAX_ATTEMPTS = 8;
 const MAX_TX_ITEMS = 100;
-/** counters one cell update may carry: its update expression must stay under DynamoDB's 4 KB */
-const MAX_CELL_COUNTERS = 300;
+/** statements one BatchExecuteStatement may carry */
+const MAX_STATEMENTS = 25;
 /**
  * A run item must stay under DynamoDB's 400 KB. It grows by an event-id hash per event and a chunk
- * key per request; a run that reaches this size takes no more events (they are rejected with a reason).
+ * id per request; a run that reaches this size takes no more events (they are rejected with a reason).
  */
 export const MAX_RUN_ITEM_BYTES = 350_000;
-
-export function eventHash(eventId: string): string {
-  return createHash('sha256').update(eventId).digest('base64url').slice(0, 12);
-}
+/** steps stay inline while the run item stays within one write unit (1 KB, with attribute names) */
+const INLINE_ITEM_BYTES = 1000;
 
 interface RunPlan {
   runId: string;
-  itemIdx: number[];
   fresh: number[];
   dups: number[];
   /** the run's items left for a later transaction of this request */
   rest: number[];
   after?: RunState;
-  /** written before the transaction (idempotent put) */
-  chunk?: Record<string, unknown>;
-  writes: Record<string, unknown>[];
-  cells: CellMap;
+  /** the version read (undefined: the run is new) */
+  readVer?: number;
+  item?: Record<string, unknown>;
+  /** step chunks, written before the run (idempotent puts) */
+  chunks: Record<string, unknown>[];
+  /** a new trace id → run pointer */
+  trace?: Record<string, unknown>;
+  /** alert events (transaction puts) */
+  alertWrites: Record<string, unknown>[];
   windows: WindowDelta[];
   alerts: AlertRef[];
   /** new events refused because the run item reached its size limit */
   tooLarge?: number[];
 }
 
-function approximateSize(item: Record<string, unknown>): number {
-  return Buffer.byteLength(JSON.stringify(item, (_k, v: unknown) => (v instanceof Set ? [...v] : v)));
+/** DynamoDB's item size: attribute names and values (binary and strings by length, numbers ~ digits). */
+function itemBytes(item: Record<string, unknown>): number {
+  let n = 0;
+  for (const [k, v] of Object.entries(item)) {
+    n += k.length;
+    if (v instanceof Uint8Array) n += v.byteLength;
+    else if (typeof v === 'string') n += Buffer.byteLength(v);
+    else n += 21;
+  }
+  return n;
 }
 
 const DAY_MS = 86_400_000;
 
-function plan(input: ApplyInput, runId: string, itemIdx: number[], stored: StoredRun | undefined, s: Stores, part: number): RunPlan {
+function chunkItem(tenantId: string, runId: string, part: InlinePart, ttl: number): Record<string, unknown> {
+  // later parts of one request sort after the first, in order
+  const suffix = part.part ? `.${String(part.part).padStart(4, '0')}` : '';
+  return {
+    pk: chunkPartition(tenantId, runId),
+    sk: chunkSortKey(part.receivedAt, `${part.batchId}${suffix}`),
+    steps: encodeSteps(part.steps),
+    s3Key: rawKey(tenantId, part.receivedAt, part.batchId),
+    lines: part.lines,
+    receivedAt: part.receivedAt,
+    ttl,
+  };
+}
+
+function plan(s: Stores, input: ApplyInput, runId: string, itemIdx: number[], stored: StoredRun | undefined, part: number): RunPlan {
   const seen = new Set(stored?.ev ?? []);
   const fresh: number[] = [];
   const dups: number[] = [];
@@ -112,48 +139,50 @@ function plan(input: ApplyInput, runId: string, itemIdx: number[], stored: Store
       fresh.push(i);
     }
   }
-  const p: RunPlan = { runId, itemIdx, fresh, dups, rest: [], writes: [], cells: new Map(), windows: [], alerts: [] };
+  const p: RunPlan = { runId, fresh, dups, rest: [], chunks: [], alertWrites: [], windows: [], alerts: [] };
   if (fresh.length === 0) return p;
 
+  const tenantId = input.tenant.tenantId;
   const events = fresh.map((i) => input.items[i]!.event);
   const before = stored?.state;
   const after = applyEvents(before, runId, events);
-  p.after = after;
-  p.cells = diffContributions(contributions(before), contributions(after));
-  p.windows = windowDeltas(input.rules, before, after, events);
-
   const retentionMs = input.tenant.retentionDays * DAY_MS;
   const ttl = Math.ceil(Math.max(stored?.ttl ?? 0, (input.receivedAt + retentionMs) / 1000, ((after.endedAt ?? 0) + retentionMs) / 1000));
-  // later parts of the same request sort after the first, in order
-  const chunkSk = chunkSortKey(input.receivedAt, part === 0 ? input.batchId : `${input.batchId}.${String(part).padStart(4, '0')}`);
-  const steps = events.filter((e) => e.type === 'step').map((e) => toStepRecord(e as PricedEvent & { type: 'step' }));
-  p.chunk = {
-    pk: chunkPartition(input.tenant.tenantId, runId),
-    sk: chunkSk,
-    steps: encodeSteps(steps),
-    s3Key: input.s3Key,
-    lines: fresh.map((i) => input.items[i]!.line),
+
+  const newPart: InlinePart = {
     receivedAt: input.receivedAt,
-    ttl: Math.ceil((input.receivedAt + retentionMs) / 1000),
+    batchId: input.batchId,
+    ...(part ? { part } : {}),
+    lines: fresh.map((i) => input.items[i]!.line),
+    steps: events.filter((e) => e.type === 'step').map((e) => toStepRecord(e as PricedEvent & { type: 'step' })),
   };
-  const chunks = [...(stored?.chunks ?? []).filter((c) => c !== chunkId(chunkSk)), chunkId(chunkSk)];
-  const runItem = encodeRun(input.tenant.tenantId, after, (stored?.ver ?? 0) + 1, seen, ttl, chunks);
-  if (approximateSize(runItem) > MAX_RUN_ITEM_BYTES) {
-    return { ...p, fresh: [], after: undefined, cells: new Map(), windows: [], tooLarge: fresh };
+  const next: StoredRun = {
+    state: after,
+    ev: seen,
+    ver: (stored?.ver ?? 0) + 1,
+    ttl,
+    retentionDays: input.tenant.retentionDays,
+    chunks: stored?.chunks ?? [],
+    inline: stored?.chunks.length ? [] : [...(stored?.inline ?? []), newPart],
+  };
+  let item = encodeRun(tenantId, next);
+  if (next.inline.length === 0 || itemBytes(item) > INLINE_ITEM_BYTES) {
+    // the steps outgrow the item: each inline part becomes its own chunk, and so do later parts
+    const spilled = next.inline.length ? next.inline : [newPart];
+    const chunkTtl = Math.ceil((input.receivedAt + retentionMs) / 1000);
+    p.chunks = spilled.map((c) => chunkItem(tenantId, runId, c, chunkTtl));
+    const ids = p.chunks.map((c) => chunkId(c.sk as string));
+    next.chunks = [...next.chunks.filter((c) => !ids.includes(c)), ...ids];
+    next.inline = [];
+    item = encodeRun(tenantId, next);
   }
-  p.writes.push({
-    Put: {
-      TableName: s.tables.runs,
-      Item: runItem,
-      ...(stored
-        ? { ConditionExpression: 'ver = :v', ExpressionAttributeValues: { ':v': stored.ver } }
-        : { ConditionExpression: 'attribute_not_exists(pk)' }),
-    },
-  });
+  if (itemBytes(item) > MAX_RUN_ITEM_BYTES) return { ...p, fresh: [], tooLarge: fresh };
+  p.after = after;
+  p.readVer = stored?.ver;
+  p.item = item;
+  p.windows = windowDeltas(input.rules, before, after, events);
   if (after.traceId && after.traceId !== before?.traceId) {
-    p.writes.push({
-      Put: { TableName: s.tables.runs, Item: { pk: tracePartition(input.tenant.tenantId, after.traceId.toLowerCase()), sk: runSortKey(runId), ttl } },
-    });
+    p.trace = { pk: tracePartition(tenantId, after.traceId.toLowerCase()), sk: runSortKey(runId), ttl };
   }
 
   const firings: Firing[] = [...runFirings(input.rules, before, after), ...eventFirings(input.rules, after, events)];
@@ -161,58 +190,48 @@ function plan(input: ApplyInput, runId: string, itemIdx: number[], stored: Store
     const payload: AlertPayload = {
       id: `al_${createHash('sha256').update(`${f.rule.ruleId}|${f.cause}`).digest('hex').slice(0, 24)}`,
       type: 'alert.firing',
-      tenantId: input.tenant.tenantId,
+      tenantId,
       rule: { ruleId: f.rule.ruleId, name: f.rule.name, metric: f.rule.metric, op: f.rule.op, threshold: f.rule.threshold },
       value: f.value,
       runId: f.runId,
       firedAt: new Date(input.receivedAt).toISOString(),
     };
-    p.writes.push(alertPut(s, payload, [f.rule.webhookId], ttl));
-    p.alerts.push({ tenantId: input.tenant.tenantId, sk: alertSortKey(payload), webhookId: f.rule.webhookId });
+    p.alertWrites.push(alertPut(s, payload, [f.rule.webhookId], ttl));
+    p.alerts.push({ tenantId, sk: alertSortKey(payload), webhookId: f.rule.webhookId });
   }
   return p;
 }
 
-const txItems = (p: RunPlan) => p.writes.length + p.cells.size + p.windows.length;
+const txItems = (p: RunPlan) => 1 + (p.trace ? 1 : 0) + p.alertWrites.length + p.windows.length;
+const needsTransaction = (p: RunPlan) => p.alertWrites.length > 0 || p.windows.length > 0;
 
 /** The plan of as many of the run's first items as fit in one transaction; the others are left in `rest`. */
-function fittingPlan(input: ApplyInput, runId: string, itemIdx: number[], stored: StoredRun | undefined, s: Stores, part: number): RunPlan {
+function fittingPlan(s: Stores, input: ApplyInput, runId: string, itemIdx: number[], stored: StoredRun | undefined, part: number): RunPlan {
   let take = itemIdx.length;
   for (;;) {
-    const p = plan(input, runId, itemIdx.slice(0, take), stored, s, part);
-    if (txItems(p) <= MAX_TX_ITEMS || take === 1) return { ...p, rest: itemIdx.slice(take) };
+    const p = plan(s, input, runId, itemIdx.slice(0, take), stored, part);
+    if (!p.item || !needsTransaction(p) || txItems(p) <= MAX_TX_ITEMS || take === 1) return { ...p, rest: itemIdx.slice(take) };
     take = Math.ceil(take / 2);
   }
 }
 
-/**
- * Retention counts from when data was received, for every item alike (runs, chunks, raw objects, cells):
- * a backfill of old runs stays queryable, and a cell lives as long as the last run written into it.
- */
-function cellTtl(ref: CellRef, retentionDays: number, receivedAt: number): number {
-  return Math.ceil(Math.max(receivedAt, Date.parse(`${ref.day}T00:00:00Z`) + DAY_MS) / 1000 + retentionDays * 86_400);
-}
 const windowTtl = (slot: number) => Math.ceil((slot + 2 * DAY_MS) / 1000);
 
-/** Groups run plans into transactions of at most 100 items, cells merged within each. */
-function transactions(input: ApplyInput, plans: RunPlan[], s: Stores): { plans: RunPlan[]; items: Record<string, unknown>[] }[] {
-  const groups: { plans: RunPlan[]; cells: CellMap; windows: Map<string, WindowDelta>; writes: number }[] = [];
-  const cellsOverflow = (g: (typeof groups)[number], p: RunPlan) =>
-    [...p.cells].some(([id, c]) => {
-      const cur = g.cells.get(id);
-      return cur !== undefined && new Set([...Object.keys(cur.counters), ...Object.keys(c.counters)]).size > MAX_CELL_COUNTERS;
-    });
+/** Runs with alert or window effects, grouped into transactions of at most 100 items (windows merged). */
+function transactions(s: Stores, tenantId: string, plans: RunPlan[]): { plans: RunPlan[]; items: Record<string, unknown>[] }[] {
+  const groups: { plans: RunPlan[]; items: Record<string, unknown>[]; windows: Map<string, WindowDelta> }[] = [];
   for (const p of plans) {
-    if (p.writes.length === 0) continue;
     let g = groups[groups.length - 1];
-    const extra = p.writes.length + p.cells.size + p.windows.length;
-    if (!g || g.writes + g.cells.size + g.windows.size + extra > MAX_TX_ITEMS || cellsOverflow(g, p)) {
-      g = { plans: [], cells: new Map(), windows: new Map(), writes: 0 };
+    if (!g || g.items.length + g.windows.size + txItems(p) > MAX_TX_ITEMS) {
+      g = { plans: [], items: [], windows: new Map() };
       groups.push(g);
     }
     g.plans.push(p);
-    g.writes += p.writes.length;
-    mergeInto(g.cells, p.cells);
+    g.items.push(
+      { Put: { TableName: s.tables.runs, Item: p.item, ...(p.readVer === undefined ? { ConditionExpression: 'attribute_not_exists(pk)' } : { ConditionExpression: 'ver = :v', ExpressionAttributeValues: { ':v': p.readVer } }) } },
+      ...(p.trace ? [{ Put: { TableName: s.tables.runs, Item: p.trace } }] : []),
+      ...p.alertWrites,
+    );
     for (const w of p.windows) {
       const key = `${w.ruleId}|${w.slot}`;
       const cur = g.windows.get(key) ?? { ruleId: w.ruleId, slot: w.slot, counters: {} };
@@ -220,17 +239,37 @@ function transactions(input: ApplyInput, plans: RunPlan[], s: Stores): { plans: 
       g.windows.set(key, cur);
     }
   }
-  const tenantId = input.tenant.tenantId;
   return groups.map((g) => ({
     plans: g.plans,
-    items: [
-      ...g.plans.flatMap((p) => p.writes),
-      ...[...g.cells.values()]
-        .filter(({ counters }) => Object.values(counters).some((v) => v !== 0))
-        .map(({ ref, counters }) => dayCellUpdate(s, tenantId, ref, counters, cellTtl(ref, input.tenant.retentionDays, input.receivedAt))),
-      ...[...g.windows.values()].map((w) => windowCounterUpdate(s, tenantId, w.ruleId, w.slot, w.counters, windowTtl(w.slot))),
-    ],
+    items: [...g.items, ...[...g.windows.values()].map((w) => windowCounterUpdate(s, tenantId, w.ruleId, w.slot, w.counters, windowTtl(w.slot)))],
   }));
+}
+
+/** Per-statement errors that mean "someone else wrote this run first, or DynamoDB asked to slow down". */
+const RETRYABLE_STATEMENT_ERRORS = new Set(['ConditionalCheckFailed', 'DuplicateItem', 'TransactionConflict', 'ProvisionedThroughputExceeded', 'ThrottlingError', 'RequestLimitExceeded', 'InternalServerError']);
+
+/** Writes the plain runs' statements; returns the runs to re-read and try again. */
+async function writePlain(s: Stores, plans: RunPlan[]): Promise<{ done: RunPlan[]; retry: RunPlan[] }> {
+  const done: RunPlan[] = [];
+  const retry: RunPlan[] = [];
+  const statements: { plan?: RunPlan; statement: { Statement: string; Parameters: unknown[] } }[] = [];
+  for (const p of plans) {
+    statements.push({ plan: p, statement: runWriteStatement(s.tables.runs, p.item!, p.readVer) });
+    // a trace pointer that exists already is what we wanted: its errors are ignored
+    if (p.trace) statements.push({ statement: runWriteStatement(s.tables.runs, p.trace, undefined) });
+  }
+  for (let i = 0; i < statements.length; i += MAX_STATEMENTS) {
+    const slice = statements.slice(i, i + MAX_STATEMENTS);
+    const res = await s.ddb.send(new BatchExecuteStatementCommand({ Statements: slice.map((x) => x.statement) as never, ReturnConsumedCapacity: 'TOTAL' }));
+    slice.forEach((x, j) => {
+      if (!x.plan) return;
+      const error = res.Responses?.[j]?.Error;
+      if (!error) done.push(x.plan);
+      else if (RETRYABLE_STATEMENT_ERRORS.has(error.Code ?? '')) retry.push(x.plan);
+      else throw new Error(`run ${x.plan.runId} could not be written: ${error.Code}: ${error.Message}`);
+    });
+  }
+  return { done, retry };
 }
 
 function isContention(err: unknown): boolean {
@@ -239,6 +278,7 @@ function isContention(err: unknown): boolean {
 }
 
 export async function applyToIndex(s: Stores, input: ApplyInput): Promise<ApplyResult> {
+  const tenantId = input.tenant.tenantId;
   const outcome: ApplyResult['outcome'] = input.items.map(() => 'duplicate');
   const reasons = new Map<number, string>();
   const byRun = new Map<string, number[]>();
@@ -252,12 +292,11 @@ export async function applyToIndex(s: Stores, input: ApplyInput): Promise<ApplyR
   const parts = new Map<string, number>();
   const alerts: AlertRef[] = [];
   const runs: RunState[] = [];
-  let consumedWriteUnits = 0;
   let contended = 0;
 
   while (pending.length > 0) {
-    const stored = await getRuns(s, input.tenant.tenantId, pending);
-    const plans = pending.map((runId) => fittingPlan(input, runId, byRun.get(runId)!, stored.get(runId), s, parts.get(runId) ?? 0));
+    const stored = await getRuns(s, tenantId, pending);
+    const plans = pending.map((runId) => fittingPlan(s, input, runId, byRun.get(runId)!, stored.get(runId), parts.get(runId) ?? 0));
     const retry: string[] = [];
     const next: string[] = [];
     const moveOn = (p: RunPlan) => {
@@ -266,8 +305,19 @@ export async function applyToIndex(s: Stores, input: ApplyInput): Promise<ApplyR
       parts.set(p.runId, (parts.get(p.runId) ?? 0) + 1);
       next.push(p.runId);
     };
+    const committed = (p: RunPlan) => {
+      for (const i of p.fresh) outcome[i] = 'accepted';
+      for (const i of p.dups) outcome[i] = 'duplicate';
+      alerts.push(...p.alerts);
+      if (p.after) runs.push(p.after);
+      moveOn(p);
+    };
+    const writes: RunPlan[] = [];
     for (const p of plans) {
-      if (p.writes.length > 0) continue;
+      if (p.item) {
+        writes.push(p);
+        continue;
+      }
       for (const i of p.dups) outcome[i] = 'duplicate';
       for (const i of p.tooLarge ?? []) {
         outcome[i] = 'rejected';
@@ -275,26 +325,22 @@ export async function applyToIndex(s: Stores, input: ApplyInput): Promise<ApplyR
       }
       moveOn(p);
     }
-    for (const tx of transactions(input, plans, s)) {
-      try {
-        await Promise.all(
-          tx.plans.filter((p) => p.chunk).map((p) => s.ddb.send(new PutCommand({ TableName: s.tables.runs, Item: p.chunk!, ReturnConsumedCapacity: 'TOTAL' }))),
-        );
-        const res = await s.ddb.send(
-          new TransactWriteCommand({ TransactItems: tx.items as never, ReturnConsumedCapacity: 'TOTAL' }),
-        );
-        for (const c of res.ConsumedCapacity ?? []) consumedWriteUnits += c.CapacityUnits ?? 0;
-        for (const p of tx.plans) {
-          for (const i of p.fresh) outcome[i] = 'accepted';
-          for (const i of p.dups) outcome[i] = 'duplicate';
-          alerts.push(...p.alerts);
-          if (p.after) runs.push(p.after);
-          moveOn(p);
+    try {
+      await putChunks(s, writes.flatMap((p) => p.chunks));
+      const plain = await writePlain(s, writes.filter((p) => !needsTransaction(p)));
+      plain.done.forEach(committed);
+      retry.push(...plain.retry.map((p) => p.runId));
+      for (const tx of transactions(s, tenantId, writes.filter(needsTransaction))) {
+        try {
+          await s.ddb.send(new TransactWriteCommand({ TransactItems: tx.items as never, ReturnConsumedCapacity: 'TOTAL' }));
+          tx.plans.forEach(committed);
+        } catch (err) {
+          if (!isContention(err)) throw err;
+          retry.push(...tx.plans.map((p) => p.runId));
         }
-      } catch (err) {
-        if (!isContention(err)) throw new UnavailableError('the index could not be written; retry the request', { cause: err });
-        retry.push(...tx.plans.map((p) => p.runId));
       }
+    } catch (err) {
+      throw new UnavailableError('the index could not be written; retry the request', { cause: err });
     }
     if (retry.length > 0) {
       if (++contended >= MAX_ATTEMPTS) throw new UnavailableError('the index is contended; retry the request');
@@ -302,5 +348,5 @@ export async function applyToIndex(s: Stores, input: ApplyInput): Promise<ApplyR
     }
     pending = [...next, ...retry];
   }
-  return { outcome, reasons, alerts, runs, consumedWriteUnits };
+  return { outcome, reasons, alerts, runs };
 }

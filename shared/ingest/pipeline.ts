@@ -20,7 +20,6 @@ export interface IngestOutcome {
   duplicates: number;
   rejected: Rejection[];
   alerts: AlertRef[];
-  consumedWriteUnits: number;
 }
 
 export interface IngestDeps {
@@ -61,7 +60,7 @@ export async function ingestParsed(deps: IngestDeps, parsed: ParsedBatch, batchI
   const metricPoints = (parsed.metrics ?? []).map((m) => redactDeep(m, redaction).value);
   for (const m of metricPoints) lines.push({ source: parsed.source, receivedAt: receivedIso, event: m });
   if (lines.length === 0) {
-    return { accepted: 0, duplicates: 0, rejected: parsed.rejected, alerts: [], consumedWriteUnits: 0 };
+    return { accepted: 0, duplicates: 0, rejected: parsed.rejected, alerts: [] };
   }
 
   const key = rawKey(tenant.tenantId, receivedAt, batchId);
@@ -75,13 +74,11 @@ export async function ingestParsed(deps: IngestDeps, parsed: ParsedBatch, batchI
   let duplicates = 0;
   const rejected = [...parsed.rejected];
   let alerts: AlertRef[] = [];
-  let consumedWriteUnits = 0;
   if (priced.length > 0) {
     const applied = await applyToIndex(s, {
       tenant,
       batchId,
       receivedAt,
-      s3Key: key,
       items: priced.map((event, line) => ({ event, line })),
       rules: deps.rules,
     });
@@ -93,12 +90,11 @@ export async function ingestParsed(deps: IngestDeps, parsed: ParsedBatch, batchI
     }
     rejected.sort((a, b) => a.index - b.index);
     alerts = applied.alerts;
-    consumedWriteUnits += applied.consumedWriteUnits;
   }
   if (metricPoints.length > 0) {
     const m = await recordMetricPoints(s, tenant, metricPoints);
     accepted += m.accepted;
     duplicates += m.duplicates;
   }
-  return { accepted, duplicates, rejected, alerts, consumedWriteUnits };
+  return { accepted, duplicates, rejected, alerts };
 }

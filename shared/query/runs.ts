@@ -21,7 +21,7 @@ async function liveRun(s: Stores, tenantId: string, runId: string, now: number) 
 
 export async function getRun(s: Stores, tenantId: string, runId: string, now: number) {
   const run = await liveRun(s, tenantId, runId, now);
-  const chunks = await getChunks(s, tenantId, runId, run.chunks);
+  const chunks = await getChunks(s, tenantId, run);
   const steps = mergeSteps(chunks.flatMap((c) => c.steps as StepRecord[]));
   return { run: presentRun(tenantId, run.state), steps: steps.map(presentStep) };
 }
@@ -103,7 +103,7 @@ export async function runsByTrace(s: Stores, tenantId: string, traceId: string, 
 export async function rawEvents(s: Stores, cursorKey: Buffer, tenantId: string, runId: string, limit: number, cursor: string | undefined, now: number) {
   const run = await liveRun(s, tenantId, runId, now);
   // reversed first so that the parts of one request (same receivedAt, stored in order) also come newest first
-  const chunks = (await getChunks(s, tenantId, runId, run.chunks)).reverse().sort((a, b) => b.receivedAt - a.receivedAt);
+  const chunks = (await getChunks(s, tenantId, run)).reverse().sort((a, b) => b.receivedAt - a.receivedAt);
   const refs = chunks.flatMap((c) => [...c.lines].reverse().map((line) => ({ key: c.s3Key, line })));
   const scope = { tenantId, list: `runs.raw:${runId}` };
   const offset = cursor ? decodeCursor<number>(cursorKey, scope, cursor) : 0;

@@ -1,16 +1,21 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { BatchGetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
 import type { Stores } from './clients.ts';
 import type { RunState } from '../aggregate/run-state.ts';
+import type { StepRecord } from '../ingest/steps.ts';
+import { packBody, packHashes, unpackBody, type RunBody } from './run-item.ts';
+import { rawKey } from './raw-bucket.ts';
 
 /**
  * The runs table: this module owns its key layout.
  *
- *   <tenant>#RUNS      / R#<runId>                       run summary (+ LSIs byStart, byRepo)
+ *   <tenant>#RUNS      / R#<runId>                       run summary (+ LSIs byStart, byRepo); body
+ *                                                        in run-item.ts, steps inline while they fit
  *   <tenant>#R#<runId> / S#<receivedAt>#<batchId>        step chunk: the run's steps from one request
- *                                                        (gzip JSON), and where its raw events sit
+ *                                                        (gzip JSON), and where its raw events sit, once
+ *                                                        the run's steps have outgrown its item
  *   <tenant>#T#<traceId> / R#<runId>                     trace id → run
  *
  * Run summaries share one partition per tenant so that listing by time (and by repo) is a strongly
@@ -51,46 +56,64 @@ export const dimRangeStart = (value: string, fromMs: number) => `${indexedValue(
 export const dimRangeEnd = (value: string, toMs: number) => `${indexedValue(value)}${SEP}${iso(toMs)}`;
 export const startRange = (ms: number) => iso(ms);
 
-export interface StoredRun {
-  state: RunState;
+export interface StoredRun extends RunBody {
   ver: number;
-  /** hashes of the event ids already applied */
-  ev: Set<string>;
-  /** short ids (`chunkId`) of the step chunks this run committed */
-  chunks: string[];
   ttl: number;
 }
 
-export function encodeRun(tenantId: string, state: RunState, ver: number, ev: Set<string>, ttl: number, chunks: string[]): Record<string, NativeAttributeValue> {
-  const { attributes, contrib, ...rest } = state;
+/** The LSI keys of a run (KEYS_ONLY: an update that keeps start and repo writes nothing to them). */
+function indexKeys(state: RunState): { byStart: string; byRepo?: string } {
+  return { byStart: byStartKey(state.startedAt, state.runId), ...(state.repo ? { byRepo: byDimKey(state.repo, state.startedAt, state.runId) } : {}) };
+}
+
+export function encodeRun(tenantId: string, run: StoredRun): Record<string, NativeAttributeValue> {
   return {
     pk: runsPartition(tenantId),
-    sk: runSortKey(state.runId),
-    ...rest,
-    attributes: JSON.stringify(attributes),
-    contrib: JSON.stringify(contrib),
-    byStart: byStartKey(state.startedAt, state.runId),
-    ...(state.repo ? { byRepo: byDimKey(state.repo, state.startedAt, state.runId) } : {}),
-    ver,
-    ...(ev.size ? { ev } : {}),
-    ...(chunks.length ? { chunks } : {}),
-    ttl,
+    sk: runSortKey(run.state.runId),
+    ...indexKeys(run.state),
+    ver: run.ver,
+    ttl: run.ttl,
+    ...(run.ev.size ? { ev: packHashes(run.ev) } : {}),
+    d: packBody(run),
   };
 }
 
 export function decodeRun(item: Record<string, NativeAttributeValue>): StoredRun {
-  const { pk: _pk, sk: _sk, byStart: _b, byRepo: _r, ver, ev, chunks, ttl, attributes, contrib, ...rest } = item;
+  return { ...unpackBody(item.d as Uint8Array, item.ev as Uint8Array | undefined), ver: Number(item.ver ?? 0), ttl: Number(item.ttl ?? 0) };
+}
+
+/**
+ * The PartiQL statement (for BatchExecuteStatement: conditional, but billed as a plain write) that
+ * writes an item of this table: an insert that fails if it exists, or (for a run item) a whole update
+ * conditional on the version that was read. Either fails on a concurrent writer, whose work the caller
+ * then re-reads.
+ */
+export function runWriteStatement(table: string, item: Record<string, NativeAttributeValue>, readVer: number | undefined): { Statement: string; Parameters: NativeAttributeValue[] } {
+  if (readVer === undefined) {
+    const names = Object.keys(item);
+    return { Statement: `INSERT INTO "${table}" VALUE {${names.map((n) => `'${n}': ?`).join(', ')}}`, Parameters: names.map((n) => item[n]) };
+  }
+  const { pk, sk, ...rest } = item;
+  const names = Object.keys(rest);
+  // attributes a run item may lose between versions
+  const removes = ['byRepo', 'ev'].filter((n) => !(n in rest));
   return {
-    state: {
-      ...(rest as unknown as RunState),
-      attributes: attributes ? JSON.parse(attributes as string) : {},
-      contrib: contrib ? JSON.parse(contrib as string) : {},
-    },
-    ver: Number(ver ?? 0),
-    ev: ev instanceof Set ? (ev as Set<string>) : new Set<string>(),
-    chunks: (chunks as string[] | undefined) ?? [],
-    ttl: Number(ttl ?? 0),
+    Statement: `UPDATE "${table}" ${names.map((n) => `SET "${n}" = ?`).join(' ')}${removes.map((n) => ` REMOVE "${n}"`).join('')} WHERE "pk" = ? AND "sk" = ? AND "ver" = ?`,
+    Parameters: [...names.map((n) => rest[n]), pk, sk, readVer],
   };
+}
+
+/** Puts step chunks (idempotent: a chunk's key is fixed by its request), 25 to a call. */
+export async function putChunks(s: Stores, chunks: readonly Record<string, NativeAttributeValue>[]): Promise<void> {
+  for (let i = 0; i < chunks.length; i += 25) {
+    let requests: { PutRequest: { Item: Record<string, NativeAttributeValue> } }[] | undefined = chunks.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }));
+    for (let attempt = 0; requests && requests.length > 0; attempt++) {
+      if (attempt > 8) throw new Error('BatchWriteItem left step chunks unprocessed after retries');
+      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** attempt)));
+      const res = await s.ddb.send(new BatchWriteCommand({ RequestItems: { [s.tables.runs]: requests }, ReturnConsumedCapacity: 'TOTAL' }));
+      requests = res.UnprocessedItems?.[s.tables.runs] as typeof requests;
+    }
+  }
 }
 
 /** Strongly consistent reads of several runs of one tenant. */
@@ -117,7 +140,7 @@ export async function getRuns(s: Stores, tenantId: string, runIds: readonly stri
 }
 
 export interface StepChunk {
-  steps: unknown[];
+  steps: StepRecord[];
   s3Key: string;
   lines: number[];
   receivedAt: number;
@@ -136,17 +159,18 @@ export function chunkId(chunkSk: string): string {
   return createHash('sha256').update(chunkSk).digest('base64url').slice(0, 8);
 }
 
-/** The run's committed chunks (those it lists), oldest first. */
-export async function getChunks(s: Stores, tenantId: string, runId: string, committed: readonly string[]): Promise<StepChunk[]> {
-  const keep = new Set(committed);
-  const out: StepChunk[] = [];
+/** The run's steps and raw-line references, oldest first: its inline parts, then the chunks it lists. */
+export async function getChunks(s: Stores, tenantId: string, run: StoredRun): Promise<StepChunk[]> {
+  const out: StepChunk[] = run.inline.map((p) => ({ steps: p.steps, s3Key: rawKey(tenantId, p.receivedAt, p.batchId), lines: p.lines, receivedAt: p.receivedAt }));
+  if (run.chunks.length === 0) return out;
+  const keep = new Set(run.chunks);
   let start: Record<string, NativeAttributeValue> | undefined;
   do {
     const res = await s.ddb.send(
       new QueryCommand({
         TableName: s.tables.runs,
         KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': chunkPartition(tenantId, runId) },
+        ExpressionAttributeValues: { ':pk': chunkPartition(tenantId, run.state.runId) },
         ConsistentRead: true,
         ExclusiveStartKey: start,
       }),

@@ -142,13 +142,13 @@ describe('a batch sent again', () => {
 });
 
 describe('a batch whose storage write fails', () => {
-  it('answers 503 with Retry-After when the index transaction fails, and the retry converges to one clean send', async () => {
+  it('answers 503 with Retry-After when the index write fails, and the retry converges to one clean send', async () => {
     // Prepare
     const t0 = Date.now() - 30 * 60_000;
     const { events, runIds } = nativeBatch(4, t0);
     const expected = await cleanSnapshot(events, runIds);
     const t = await newTenant('ddb-fault');
-    const faulty = faultyStack({ dynamo: (command, nth) => (command === 'TransactWriteItemsCommand' && nth === 1 ? serviceError('InternalServerError') : undefined) });
+    const faulty = faultyStack({ dynamo: (command, nth) => (command === 'BatchExecuteStatementCommand' && nth === 1 ? serviceError('InternalServerError') : undefined) });
     const body = JSON.stringify({ events });
 
     // Act
@@ -159,21 +159,21 @@ describe('a batch whose storage write fails', () => {
     expect(failed.statusCode).toBe(503);
     expect(failed.headers['retry-after']).toBe('1');
     expect(JSON.parse(String(failed.body))).toEqual({ error: expect.stringMatching(/retry/i) });
-    expect(faulty.calls.dynamo.get('TransactWriteItemsCommand')).toBeGreaterThanOrEqual(2);
+    expect(faulty.calls.dynamo.get('BatchExecuteStatementCommand')).toBeGreaterThanOrEqual(2);
     expect(retried.statusCode).toBe(200);
     expect(JSON.parse(String(retried.body))).toEqual({ accepted: events.length, duplicates: 0, rejected: [] });
     expect(await snapshot(t, runIds)).toEqual(expected);
   });
 
-  it('a batch whose second transaction fails is completed by the retry, the committed half counted once', async () => {
-    // Prepare: enough runs (990 events) that the index write takes more than one transaction of 100 items
+  it('a batch whose second index write fails is completed by the retry, the committed part counted once', async () => {
+    // Prepare: enough runs (990 events) that the index write takes several calls of 25 statements
     const t0 = Date.now() - 35 * 60_000;
     const { events, runIds } = nativeBatch(110, t0, 'big');
     // every run of the list, and the timeline of runs from both transactions
     const withSteps = [...runIds.slice(0, 5), ...runIds.slice(-5)];
     const expected = await cleanSnapshot(events, withSteps.concat(runIds.filter((r) => !withSteps.includes(r))), withSteps.length);
     const t = await newTenant('ddb-fault-midway');
-    const faulty = faultyStack({ dynamo: (command, nth) => (command === 'TransactWriteItemsCommand' && nth === 2 ? serviceError('InternalServerError') : undefined) });
+    const faulty = faultyStack({ dynamo: (command, nth) => (command === 'BatchExecuteStatementCommand' && nth === 2 ? serviceError('InternalServerError') : undefined) });
     const body = JSON.stringify({ events });
 
     // Act
@@ -182,7 +182,7 @@ describe('a batch whose storage write fails', () => {
 
     // Assess
     expect(failed.statusCode).toBe(503);
-    expect(faulty.calls.dynamo.get('TransactWriteItemsCommand')).toBeGreaterThanOrEqual(3);
+    expect(faulty.calls.dynamo.get('BatchExecuteStatementCommand')).toBeGreaterThanOrEqual(3);
     const answer = JSON.parse(String(retried.body)) as { accepted: number; duplicates: number };
     expect(retried.statusCode).toBe(200);
     expect(answer.duplicates).toBeGreaterThan(0);
@@ -197,7 +197,7 @@ describe('a batch whose storage write fails', () => {
     const { events, runIds } = nativeBatch(2, t0, 'p');
     const expected = await cleanSnapshot(events, runIds);
     const t = await newTenant('pipeline-fault');
-    const faulty = faultyStack({ dynamo: (command, nth) => (command === 'TransactWriteItemsCommand' && nth === 1 ? serviceError('ServiceUnavailable') : undefined) });
+    const faulty = faultyStack({ dynamo: (command, nth) => (command === 'BatchExecuteStatementCommand' && nth === 1 ? serviceError('ServiceUnavailable') : undefined) });
     const tenant = (await new ControlTable(faulty.stores).getTenant(t.tenantId))!;
     const body = JSON.stringify({ events });
     const send = () => ingestParsed({ stores: faulty.stores, tenant, rules: [] }, parseNativeBatch(JSON.parse(body)), batchIdOf(t.tenantId, 'native', body));
@@ -228,7 +228,7 @@ describe('a batch whose storage write fails', () => {
     expect(failed.statusCode).toBe(503);
     expect(failed.headers['retry-after']).toBe('1');
     expect(JSON.parse(String(failed.body))).toEqual({ error: expect.stringMatching(/retry/i) });
-    expect(faulty.calls.dynamo.get('TransactWriteItemsCommand') ?? 0).toBe(0);
+    expect(faulty.calls.dynamo.get('BatchExecuteStatementCommand') ?? 0).toBe(0);
     for (const runId of runIds) expect(await codeOf(t.client.runs.get.query({ tenantId: t.tenantId, runId }))).toBe('NOT_FOUND');
     expect((await t.client.runs.list.query({ tenantId: t.tenantId })).items).toEqual([]);
     expect(await rawKeys(t.tenantId)).toEqual([]);

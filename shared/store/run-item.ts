@@ -1,0 +1,96 @@
+import { createHash } from 'node:crypto';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import type { RunState } from '../aggregate/run-state.ts';
+import type { StepRecord } from '../ingest/steps.ts';
+
+/**
+ * The run item's body: what the runs table stores besides its keys, in as few bytes as DynamoDB bills.
+ *
+ *   ev  binary   6-byte hashes of the event ids the run has absorbed, concatenated (idempotency)
+ *   d   binary   raw-deflated JSON `{ s: RunState, c: chunk ids, i: inline parts, r: retention days }`
+ *
+ * A run item is rewritten whole on every request that adds to the run, and DynamoDB bills a write per
+ * started KB, so a typical run (a dozen events, ten steps) must fit in one: its JSON is ~2 KB, deflated
+ * with a preset dictionary of the words every run repeats it is a third of that. The dictionary is part
+ * of the format: `d` starts with a version byte, and a new dictionary needs a new version.
+ */
+export interface InlinePart {
+  receivedAt: number;
+  /** the request's batch id, which names its raw object */
+  batchId: string;
+  /** when one run's events of a request were applied in several parts: which one (from 1) */
+  part?: number;
+  /** the lines of the raw object holding this part's events */
+  lines: number[];
+  steps: StepRecord[];
+}
+
+export interface RunBody {
+  state: RunState;
+  /** event-id hashes (`eventHash`) already applied */
+  ev: Set<string>;
+  /** short ids of the committed step chunks, oldest first (see runs-table.ts) */
+  chunks: string[];
+  /** steps and raw-line references kept in the item itself until they outgrow it (then chunks) */
+  inline: InlinePart[];
+  retentionDays: number;
+}
+
+/** 48 bits: a collision inside one run (at most ~25k events) has odds below one in ten billion. */
+const HASH_BYTES = 6;
+
+export function eventHash(eventId: string): string {
+  return createHash('sha256').update(eventId).digest('base64url').slice(0, (HASH_BYTES * 4) / 3);
+}
+
+export function packHashes(hashes: Iterable<string>): Uint8Array {
+  const list = [...hashes];
+  const out = Buffer.alloc(list.length * HASH_BYTES);
+  list.forEach((h, i) => out.write(h, i * HASH_BYTES, HASH_BYTES, 'base64url'));
+  return out;
+}
+
+export function unpackHashes(packed: Uint8Array | undefined): Set<string> {
+  const out = new Set<string>();
+  if (!packed) return out;
+  const buf = Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength);
+  for (let i = 0; i + HASH_BYTES <= buf.length; i += HASH_BYTES) out.add(buf.toString('base64url', i, i + HASH_BYTES));
+  return out;
+}
+
+const VERSION = 1;
+// words and fragments of every run body, so that even a small body compresses well
+const DICTIONARY = Buffer.from(
+  [
+    '{"s":{"runId":"","traceId":"","agent":"claude-code","repo":"","branch":"main","commit":"","status":"succeeded","status":"failed","status":"running","status":"cancelled",',
+    '"outcome":"merged_change","outcome":"green_build","outcome":"fixed_incident","outcome":"rejected","outcome":"none","startedAt":17,"endedAt":17,"ended":true,"ended":false,',
+    '"models":["claude-sonnet-4-5","claude-opus-4","gpt-5","gpt-5-codex","gemini-2.5-pro","gemini-2.5-flash"],"redactions":0,"attributes":{},',
+    '"contrib":{"2026-|*":[0,0,0,0,0,0,0,0,0]},"costNanos":0,"inputTokens":0,"outputTokens":0,"cacheReadTokens":0,"cacheWriteTokens":0,',
+    '"unpricedTokens":0,"llmCalls":0,"toolCalls":0,"errors":0},"c":[],"r":14,"i":[{"receivedAt":17,"batchId":"","lines":[0,1,2,3,4,5,6,7,8,9,10],',
+    '"steps":[{"stepId":"","parentStepId":"","kind":"llm","kind":"tool","kind":"agent","kind":"sandbox","kind":"ci","kind":"test","kind":"lint","kind":"retry",',
+    '"name":"","startedAt":17,"endedAt":17,"status":"ok","status":"error","model":"","inputTokens":,"outputTokens":,"cacheReadTokens":,',
+    '"cacheWriteTokens":,"costNanos":,"error":""}]}]}',
+  ].join(''),
+);
+
+interface BodyJson {
+  s: RunState;
+  c?: string[];
+  i?: InlinePart[];
+  r: number;
+}
+
+export function packBody(body: Omit<RunBody, 'ev'>): Uint8Array {
+  const json: BodyJson = { s: body.state, r: body.retentionDays };
+  if (body.chunks.length) json.c = body.chunks;
+  if (body.inline.length) json.i = body.inline;
+  const deflated = deflateRawSync(JSON.stringify(json), { dictionary: DICTIONARY });
+  return Buffer.concat([Buffer.of(VERSION), deflated]);
+}
+
+export function unpackBody(packed: Uint8Array, ev: Uint8Array | undefined): RunBody {
+  const buf = Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength);
+  if (buf[0] !== VERSION) throw new Error(`run item body of unknown version ${buf[0]}`);
+  const json = JSON.parse(inflateRawSync(buf.subarray(1), { dictionary: DICTIONARY }).toString('utf8')) as BodyJson;
+  return { state: json.s, ev: unpackHashes(ev), chunks: json.c ?? [], inline: json.i ?? [], retentionDays: json.r };
+}
