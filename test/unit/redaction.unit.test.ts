@@ -301,3 +301,150 @@ describe('redactDeep', () => {
     expect(result.count).toBe(1);
   });
 });
+
+// One sample of every kind, as it appears in text; with the replacement it leaves.
+const EVERY_KIND: readonly (readonly [string, string, string])[] = [
+  ...Object.entries(SECRETS).map(([kind, secret]) => [kind, secret, `[REDACTED:${kind}]`] as const),
+  ['private_key', '-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBkg4LVWM9nuwNSk3yoGc\n-----END EC PRIVATE KEY-----', '[REDACTED:private_key]'],
+  ['aws_secret_access_key', `aws_secret_access_key=${AWS_SECRET}`, 'aws_secret_access_key=[REDACTED:aws_secret_access_key]'],
+  ['url_password', 'mysql://root:t0psecret@db:3306', 'mysql://root:[REDACTED:url_password]@db:3306'],
+  ['bearer_token', 'Bearer abc123DEF456ghi789', 'Bearer [REDACTED:bearer_token]'],
+  ['email', 'ops.team@example.org', '[REDACTED:email]'],
+];
+
+describe('redactDeep: every kind, wherever it is', () => {
+  it.each(EVERY_KIND)('redacts a %s in an attribute name', (_kind, secret, redacted) => {
+    expect(redactDeep({ attrs: { [secret]: 1 } }, on)).toEqual({ value: { attrs: { [redacted]: 1 } }, count: 1 });
+  });
+
+  it.each(EVERY_KIND)('redacts a %s in values of nested arrays', (_kind, secret, redacted) => {
+    const result = redactDeep({ a: [[`x ${secret} y`], { b: [secret] }] }, on);
+
+    expect(result).toEqual({ value: { a: [[`x ${redacted} y`], { b: [redacted] }] }, count: 2 });
+  });
+
+  it('redacts e-mail addresses in keys and values at any depth only when the switch is on', () => {
+    const input = { owner: 'jane@example.com', team: ['a@b.io', { 'x@y.dev': 'ok' }] };
+
+    expect(redactDeep(input, on)).toEqual({
+      value: { owner: '[REDACTED:email]', team: ['[REDACTED:email]', { '[REDACTED:email]': 'ok' }] },
+      count: 3,
+    });
+    expect(redactDeep(input, off)).toEqual({ value: input, count: 0 });
+  });
+
+  it('counts every replacement in keys, values and whole-secret fields', () => {
+    const input = {
+      prompt: `use ${SECRETS.openai_key} or ${SECRETS.anthropic_key}`,
+      [SECRETS.aws_access_key_id]: { SecretAccessKey: AWS_SECRET },
+      list: [RSA_KEY, 'Bearer abc123DEF456ghi789', 'fine', 7],
+      who: 'jane@example.com',
+    };
+    const expected = {
+      prompt: 'use [REDACTED:openai_key] or [REDACTED:anthropic_key]',
+      '[REDACTED:aws_access_key_id]': { SecretAccessKey: '[REDACTED:aws_secret_access_key]' },
+      list: ['[REDACTED:private_key]', 'Bearer [REDACTED:bearer_token]', 'fine', 7],
+      who: '[REDACTED:email]',
+    };
+
+    expect(redactDeep(input, on)).toEqual({ value: expected, count: 7 });
+    expect(redactDeep(input, off)).toEqual({ value: { ...expected, who: 'jane@example.com' }, count: 6 });
+  });
+
+  it('numbers keys that redact to the same name in their order', () => {
+    const other = SECRETS.jwt.replace('12', '34');
+
+    const result = redactDeep({ [SECRETS.jwt]: 'a', [other]: 'b', '[REDACTED:jwt]': 'c' }, on);
+
+    expect(result.value).toEqual({ '[REDACTED:jwt]#2': 'a', '[REDACTED:jwt]#3': 'b', '[REDACTED:jwt]': 'c' });
+    expect(Object.keys(result.value)).toEqual(['[REDACTED:jwt]#2', '[REDACTED:jwt]#3', '[REDACTED:jwt]']);
+    expect(result.count).toBe(2);
+  });
+
+  it('leaves markers of an earlier redaction as they are, and counts nothing', () => {
+    const input = {
+      SecretAccessKey: '[REDACTED:aws_secret_access_key]',
+      '[REDACTED:email]': '[REDACTED:email]',
+      empty: { aws_secret_access_key: '' },
+      lines: [
+        'aws_secret_access_key=[REDACTED:aws_secret_access_key]',
+        'postgres://u:[REDACTED:url_password]@h/db',
+        'Authorization: Bearer [REDACTED:bearer_token]',
+        '[REDACTED:private_key] and [REDACTED:jwt]',
+      ],
+    };
+
+    expect(redactDeep(input, on)).toEqual({ value: input, count: 0 });
+  });
+
+  it('returns the input itself when nothing in it is a secret, and leaves a redacted input untouched', () => {
+    const clean = { runId: 'r1', step: { name: 'Bash', attributes: { cwd: '/home/dev/app', 'task-list': ['https://example.com'] } } };
+    const dirty = { a: { b: [`k ${SECRETS.slack_token}`] }, c: { d: 'fine' } };
+    const before = JSON.stringify(dirty);
+
+    const cleanResult = redactDeep(clean, on);
+    const dirtyResult = redactDeep(dirty, on);
+
+    expect(cleanResult).toEqual({ value: clean, count: 0 });
+    expect(cleanResult.value).toBe(clean);
+    expect(dirtyResult.value).toEqual({ a: { b: ['k [REDACTED:slack_token]'] }, c: { d: 'fine' } });
+    expect(JSON.stringify(dirty)).toBe(before);
+  });
+
+  it('gives plain objects for objects without a prototype', () => {
+    const input = Object.assign(Object.create(null) as Record<string, unknown>, { a: 'x', b: { c: 1 } });
+
+    const result = redactDeep(input, on);
+
+    expect(Object.getPrototypeOf(result.value)).toBe(Object.prototype);
+    expect(result).toEqual({ value: { a: 'x', b: { c: 1 } }, count: 0 });
+  });
+});
+
+describe('redactString: trigger words without a secret', () => {
+  it.each([
+    'npm i @types/node',
+    'see https://example.com/a?b=c',
+    'the secret sauce',
+    'the bearer of bad news',
+    'ASIA pacific region',
+    'a task-list and disk-ant-volume',
+    'xoxo hugs',
+    'AIzaShort',
+    'eyJhbGciOi only one part',
+    'ghp_short github_pat_x glpat-short',
+    '-----BEGIN PUBLIC KEY-----',
+    'AWS_SECRET_ACCESS_KEY=${{ secrets.AWS }}',
+    'mailto: @channel please',
+    'user@localhost',
+    'git@gitlab.com:a/b.git',
+    'icon@3x.png',
+    'ftp://anonymous@host/pub',
+  ])('leaves %j unchanged', (text) => {
+    expect(redactString(text, on)).toEqual({ value: text, count: 0 });
+    expect(redactString(text, off)).toEqual({ value: text, count: 0 });
+  });
+});
+
+describe('redactString: two secrets in one string', () => {
+  it.each([
+    ['of one kind', `${SECRETS.github_token} and ${SECRETS.github_token}`, '[REDACTED:github_token] and [REDACTED:github_token]'],
+    ['of two kinds', `${SECRETS.slack_token} ${SECRETS.google_api_key}`, '[REDACTED:slack_token] [REDACTED:google_api_key]'],
+    ['on adjacent lines', `${SECRETS.jwt}\n${SECRETS.aws_access_key_id}`, '[REDACTED:jwt]\n[REDACTED:aws_access_key_id]'],
+    ['in two URLs', 'a://u:p1@h b://v:p2@k', 'a://u:[REDACTED:url_password]@h b://v:[REDACTED:url_password]@k'],
+  ])('replaces both %s', (_label, text, redacted) => {
+    expect(redactString(text, off)).toEqual({ value: redacted, count: 2 });
+  });
+
+  it('replaces two e-mail addresses only when the switch is on', () => {
+    expect(redactString('a@example.com,b@example.com', on)).toEqual({ value: '[REDACTED:email],[REDACTED:email]', count: 2 });
+    expect(redactString('a@example.com,b@example.com', off)).toEqual({ value: 'a@example.com,b@example.com', count: 0 });
+  });
+
+  it('replaces a Bearer token and an e-mail address side by side', () => {
+    expect(redactString('Bearer abc123DEF456ghi789 for jane@example.com', on)).toEqual({
+      value: 'Bearer [REDACTED:bearer_token] for [REDACTED:email]',
+      count: 2,
+    });
+  });
+});
