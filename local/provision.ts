@@ -3,6 +3,7 @@ import {
   DescribeTableCommand,
   DynamoDBClient,
   ResourceNotFoundException,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -13,7 +14,11 @@ export async function provisionTables(client: DynamoDBClient, prefix: string): P
   for (const def of TABLES) {
     const name = tableName(prefix, def.id);
     try {
-      await client.send(new DescribeTableCommand({ TableName: name }));
+      const { Table } = await client.send(new DescribeTableCommand({ TableName: name }));
+      // a data dir from before the table had its stream: turn it on, the stream starts from now
+      if (def.stream && !Table?.StreamSpecification?.StreamEnabled) {
+        await client.send(new UpdateTableCommand({ TableName: name, StreamSpecification: { StreamEnabled: true, StreamViewType: def.stream } }));
+      }
       continue;
     } catch (err) {
       if (!(err instanceof ResourceNotFoundException)) throw err;
@@ -40,6 +45,7 @@ export async function provisionTables(client: DynamoDBClient, prefix: string): P
               })),
             }
           : {}),
+        ...(def.stream ? { StreamSpecification: { StreamEnabled: true, StreamViewType: def.stream } } : {}),
       }),
     );
     if (def.ttlAttribute) {

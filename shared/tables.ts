@@ -25,6 +25,11 @@ export interface TableDef {
    * read-your-writes promise of the contract needs on the run list.
    */
   localIndexes: IndexDef[];
+  /**
+   * A DynamoDB stream of every change with both images: the day cells are folded from the runs table's
+   * stream (shared/aggregate/stream.ts) instead of being written by each ingest request.
+   */
+  stream?: 'NEW_AND_OLD_IMAGES';
 }
 
 export const TABLES: readonly TableDef[] = [
@@ -36,6 +41,7 @@ export const TABLES: readonly TableDef[] = [
     partitionKey: 'pk',
     sortKey: 'sk',
     ttlAttribute: 'ttl',
+    stream: 'NEW_AND_OLD_IMAGES',
     localIndexes: [
       { name: 'byStart', sortKey: 'byStart', projection: 'KEYS_ONLY' },
       // repo is the filter with many values; agent, status and outcome have few, so a newest-first
