@@ -10,6 +10,8 @@ import { appRouter } from './api/router.ts';
 import { cursorKeyFrom } from './query/cursor.ts';
 import { dispatchDelivery } from './alerts/dispatch.ts';
 import { evaluateAll } from './alerts/evaluate-windows.ts';
+import { applyStreamBatch, type AppliedCells } from './aggregate/apply-cells.ts';
+import type { StreamImageRecord } from './aggregate/stream.ts';
 import type { HttpRequest, HttpResponse } from './http/apigw.ts';
 
 /**
@@ -103,6 +105,11 @@ export async function runEvaluation(now: number): Promise<number> {
   const messages = await evaluateAll(stores(), now);
   if (messages.length) await deliveryQueue().send(messages);
   return messages.length;
+}
+
+/** A batch of the runs table's stream, folded into the day cells (exactly once per batch). */
+export function handleRunChanges(records: readonly StreamImageRecord[]): Promise<AppliedCells> {
+  return applyStreamBatch(stores(), records);
 }
 
 /** Forgets every built service (tests that change the environment). */
