@@ -3,7 +3,7 @@ import type { Construct } from 'constructs';
 import { Alarms } from './constructs/alarms.ts';
 import { HttpEntry } from './constructs/api.ts';
 import { LidlessFunction, type HandlerName } from './constructs/function.ts';
-import { grantApi, grantDispatch, grantEvaluate, grantIngest, type Resources } from './constructs/permissions.ts';
+import { grantAggregate, grantApi, grantDispatch, grantEvaluate, grantIngest, type Resources } from './constructs/permissions.ts';
 import { OperatorToken } from './constructs/operator-token.ts';
 import { DeliveryQueue } from './constructs/queue.ts';
 import { Storage } from './constructs/storage.ts';
@@ -22,6 +22,7 @@ export const FUNCTION_SIZES: Record<HandlerName, { memoryMb: number; timeout: Du
   api: { memoryMb: 512, timeout: Duration.seconds(10), description: 'tRPC query and management API (/trpc/*)' },
   dispatch: { memoryMb: 256, timeout: Duration.seconds(30), description: 'Signed webhook deliveries from the queue' },
   evaluate: { memoryMb: 512, timeout: Duration.seconds(60), description: 'Windowed alert rules, every minute' },
+  aggregate: { memoryMb: 512, timeout: Duration.seconds(60), description: 'Folds run changes from the runs table stream into the day cells' },
 };
 
 /** Receives of one delivery message before the dead-letter queue takes it. */
@@ -39,6 +40,7 @@ export class LidlessStack extends Stack {
   readonly functions: Record<HandlerName, LidlessFunction>;
   readonly http: HttpEntry;
   readonly alarms: Alarms;
+  readonly triggers: Triggers;
 
   constructor(scope: Construct, id: string, props: LidlessStackProps) {
     super(scope, id, props);
@@ -81,11 +83,13 @@ export class LidlessStack extends Stack {
       api: make('api', { LIDLESS_OPERATOR_TOKEN_SECRET_ARN: operatorToken.secretArn }),
       dispatch: make('dispatch', { ...queueUrl, LIDLESS_WEBHOOK_BASE_DELAY_MS: WEBHOOK_BASE_DELAY_MS }),
       evaluate: make('evaluate', queueUrl),
+      aggregate: make('aggregate', {}),
     };
     grantIngest(this.functions.ingest.role, this.resources);
     grantApi(this.functions.api.role, this.resources);
     grantDispatch(this.functions.dispatch.role, this.resources);
     grantEvaluate(this.functions.evaluate.role, this.resources);
+    grantAggregate(this.functions.aggregate.role, this.resources);
 
     this.http = new HttpEntry(this, 'Http', {
       ingest: this.functions.ingest.fn,
@@ -93,15 +97,18 @@ export class LidlessStack extends Stack {
       production,
       throttle: { rateLimit: 500, burstLimit: 1000 },
     });
-    new Triggers(this, 'Triggers', {
+    this.triggers = new Triggers(this, 'Triggers', {
       dispatch: this.functions.dispatch.fn,
       deliveryQueue: delivery.queue,
       deliveryBatchSize: 10,
       evaluate: this.functions.evaluate.fn,
+      aggregate: this.functions.aggregate.fn,
+      runsTable: storage.tables.runs,
     });
     this.alarms = new Alarms(this, 'Alarms', {
       functions: Object.fromEntries(Object.entries(this.functions).map(([name, f]) => [name, f.fn])),
       deadLetterQueue: delivery.deadLetterQueue,
+      streamConsumer: { fn: this.functions.aggregate.fn, failures: this.triggers.aggregateFailures },
       alarmEmail: props.alarmEmail,
       production,
     });

@@ -13,6 +13,8 @@ import { METRICS_NAMESPACE, SELF_METRICS, type SelfMetric } from '../../shared/o
 export interface AlarmsProps {
   functions: Record<string, lambda.IFunction>;
   deadLetterQueue: sqs.IQueue;
+  /** the stream consumer: alarms when it falls behind, and on any batch it gave up on */
+  streamConsumer: { fn: lambda.IFunction; failures: sqs.IQueue };
   /** where alarm notifications go; without it the topic has no subscriber yet */
   alarmEmail?: string;
   production: boolean;
@@ -25,7 +27,8 @@ const PERIOD = Duration.minutes(5);
 
 /**
  * Every self-metric of shared/observability/metrics.ts gets the alarm defined beside it; on top, each
- * function alarms on errors and throttles, and the dead-letter queue on any message at all.
+ * function alarms on errors and throttles, the stream consumer on falling behind, and both dead-letter
+ * queues on any message at all.
  */
 export class Alarms extends Construct {
   readonly topic: sns.Topic;
@@ -49,6 +52,21 @@ export class Alarms extends Construct {
       props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: cloudwatch.Stats.MAXIMUM }),
       1,
       'A webhook delivery message landed in the dead-letter queue: the dispatcher could not process it',
+      notify,
+    );
+    const { fn: aggregator, failures } = props.streamConsumer;
+    this.add(
+      'StreamIteratorAge',
+      aggregator.metric('IteratorAge', { period: Duration.minutes(1), statistic: cloudwatch.Stats.MAXIMUM }),
+      60_000,
+      'The runs stream waits over 60 s for the aggregator: cost rollups lag ingest',
+      notify,
+    );
+    this.add(
+      'StreamFailures',
+      failures.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: cloudwatch.Stats.MAXIMUM }),
+      1,
+      'The aggregator gave up on a batch of run changes: cost rollups are missing them',
       notify,
     );
   }

@@ -7,7 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../../shared/observability/metrics.ts';
 
-export type HandlerName = 'ingest' | 'api' | 'dispatch' | 'evaluate';
+export type HandlerName = 'ingest' | 'api' | 'dispatch' | 'evaluate' | 'aggregate';
 
 export interface LidlessFunctionProps {
   /** the handler module `functions/<name>.ts` */

@@ -59,6 +59,21 @@ export function grantDispatch(role: iam.Role, r: Resources): void {
   allowSend(role, r.deliveryQueue);
 }
 
+/**
+ * Aggregate: reads the runs table's stream (its event source mapping does, with this role) and adds
+ * run changes to the day cells of the rollups table, nothing else. The mapping itself grants sending a
+ * dropped batch's description to its failure queue.
+ */
+export function grantAggregate(role: iam.Role, r: Resources): void {
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      actions: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams'],
+      resources: [r.tables.runs.tableStreamArn!],
+    }),
+  );
+  allow(role, r, 'rollups', ['dynamodb:UpdateItem']);
+}
+
 /** Evaluate: reads tenants, rules and rollup cells; records alert events and rule states, queues deliveries. */
 export function grantEvaluate(role: iam.Role, r: Resources): void {
   for (const id of ['control', 'rollups'] as const) allow(role, r, id, READ);

@@ -1,9 +1,10 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
 export interface TriggersProps {
@@ -11,11 +12,25 @@ export interface TriggersProps {
   deliveryQueue: sqs.Queue;
   deliveryBatchSize: number;
   evaluate: lambda.Function;
+  aggregate: lambda.Function;
+  /** the table whose stream the aggregator folds into the day cells */
+  runsTable: dynamodb.ITable;
 }
 
-/** What invokes the two background functions: the delivery queue and a one-minute schedule. */
+/**
+ * How long the stream's event source retries a failing batch. The aggregator's transactions are made
+ * exactly-once by tokens DynamoDB remembers for 10 minutes: every retry must fall inside that window.
+ */
+export const STREAM_MAX_RECORD_AGE = Duration.minutes(5);
+
+/**
+ * What invokes the three background functions: the delivery queue, a one-minute schedule and the runs
+ * table's stream.
+ */
 export class Triggers extends Construct {
   readonly evaluatorSchedule: events.Rule;
+  /** where the stream's event source describes a batch it gave up on */
+  readonly aggregateFailures: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: TriggersProps) {
     super(scope, id);
@@ -35,5 +50,32 @@ export class Triggers extends Construct {
         maxEventAge: Duration.minutes(1),
       }),
     );
+
+    this.aggregateFailures = new sqs.Queue(this, 'AggregateFailures', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    Validations.of(this.aggregateFailures).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        'This queue is itself a dead-letter destination: the on-failure destination of the runs stream event source, which records the shard and sequence range of a batch the aggregator could not apply.',
+    });
+    // a mapping rather than DynamoEventSource, whose stream grant adds ListStreams on every resource:
+    // the stream read is granted on this stream alone (grantAggregate)
+    props.aggregate.addEventSourceMapping('RunsStream', {
+      eventSourceArn: props.runsTable.tableStreamArn!,
+      startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+      batchSize: 1000,
+      // a few more changes per invocation (and per cell write) for a rollup lag of seconds
+      maxBatchingWindow: Duration.seconds(2),
+      // the batch as it was, every time: a split batch would carry other transaction tokens
+      bisectBatchOnError: false,
+      retryAttempts: 100,
+      maxRecordAge: STREAM_MAX_RECORD_AGE,
+      parallelizationFactor: 1,
+      onFailure: new SqsDlq(this.aggregateFailures),
+    });
   }
 }

@@ -14,7 +14,7 @@ import { RAW_BUCKET, TABLES, tableName } from '../../shared/tables.ts';
 
 /** The same feature flags `cdk synth` runs with. */
 const CDK_CONTEXT = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')).context as Record<string, unknown>;
-const HANDLERS: HandlerName[] = ['ingest', 'api', 'dispatch', 'evaluate'];
+const HANDLERS: HandlerName[] = ['ingest', 'api', 'dispatch', 'evaluate', 'aggregate'];
 
 type Json = Record<string, any>;
 interface Statement {
@@ -62,7 +62,7 @@ describe('the production stack', () => {
   }, 120_000);
 
   describe('tables', () => {
-    it('builds exactly the tables of the shared definition, on demand, with PITR, TTL and their indexes', () => {
+    it('builds exactly the tables of the shared definition, on demand, with PITR, TTL, streams and their indexes', () => {
       template.resourceCountIs('AWS::DynamoDB::Table', TABLES.length);
       for (const def of TABLES) {
         template.hasResourceProperties('AWS::DynamoDB::Table', {
@@ -74,6 +74,7 @@ describe('the production stack', () => {
           ],
           PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
           TimeToLiveSpecification: def.ttlAttribute ? { AttributeName: def.ttlAttribute, Enabled: true } : Match.absent(),
+          StreamSpecification: def.stream ? { StreamViewType: def.stream } : Match.absent(),
           LocalSecondaryIndexes:
             def.localIndexes.length === 0
               ? Match.absent()
@@ -154,9 +155,10 @@ describe('the production stack', () => {
       api: [512, 10],
       dispatch: [256, 30],
       evaluate: [512, 60],
+      aggregate: [512, 60],
     };
 
-    it('runs the four handlers on nodejs22.x, arm64, with the measured memory and timeouts', () => {
+    it('runs the five handlers on nodejs22.x, arm64, with the measured memory and timeouts', () => {
       template.resourceCountIs('AWS::Lambda::Function', HANDLERS.length);
       for (const name of HANDLERS) {
         const fn = template.findResources('AWS::Lambda::Function')[fnId(name)]!.Properties;
@@ -198,7 +200,8 @@ describe('the production stack', () => {
       for (const name of ['ingest', 'dispatch', 'evaluate'] as const) expect(envOf(name).LIDLESS_ALERT_QUEUE_URL).toEqual(queueUrl);
       expect(envOf('dispatch').LIDLESS_WEBHOOK_BASE_DELAY_MS).toMatch(/^\d+$/);
       expect(envOf('api').LIDLESS_OPERATOR_TOKEN_SECRET_ARN).toEqual({ Ref: logicalId(stack.resources.operatorToken) });
-      for (const name of ['ingest', 'dispatch', 'evaluate'] as const) expect(envOf(name).LIDLESS_OPERATOR_TOKEN_SECRET_ARN).toBeUndefined();
+      for (const name of ['ingest', 'dispatch', 'evaluate', 'aggregate'] as const) expect(envOf(name).LIDLESS_OPERATOR_TOKEN_SECRET_ARN).toBeUndefined();
+      expect(envOf('aggregate').LIDLESS_ALERT_QUEUE_URL).toBeUndefined();
     });
   });
 
@@ -248,7 +251,25 @@ describe('the production stack', () => {
           expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
         );
       }
-      template.resourceCountIs('AWS::SQS::QueuePolicy', 2);
+      template.resourceCountIs('AWS::SQS::QueuePolicy', 3);
+    });
+
+    it('feeds the runs stream to the aggregator in whole batches, retried unchanged within the tokens’ window', () => {
+      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        FunctionName: { Ref: fnId('aggregate') },
+        EventSourceArn: { 'Fn::GetAtt': [logicalId(stack.resources.tables.runs), 'StreamArn'] },
+        StartingPosition: 'TRIM_HORIZON',
+        BatchSize: 1000,
+        MaximumBatchingWindowInSeconds: 2,
+        BisectBatchOnFunctionError: false,
+        MaximumRecordAgeInSeconds: 300,
+        MaximumRetryAttempts: 100,
+        ParallelizationFactor: 1,
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [logicalId(stack.triggers.aggregateFailures), 'Arn'] } } },
+      });
+      // 5 minutes of retries plus the last attempt's timeout stay inside DynamoDB's 10-minute token memory
+      const fn = template.findResources('AWS::Lambda::Function')[fnId('aggregate')]!.Properties;
+      expect(300 + fn.Timeout).toBeLessThan(600);
     });
 
     it('runs the evaluator every minute', () => {
@@ -330,7 +351,7 @@ describe('the production stack', () => {
     });
 
     it('lets only the API delete, and only control items (rules, webhooks)', () => {
-      for (const name of ['ingest', 'dispatch', 'evaluate'] as const) expect(allows(name, 'dynamodb:DeleteItem'), name).toEqual([]);
+      for (const name of ['ingest', 'dispatch', 'evaluate', 'aggregate'] as const) expect(allows(name, 'dynamodb:DeleteItem'), name).toEqual([]);
       const deletable = allows('api', 'dynamodb:DeleteItem').flatMap((s) => list(s.Resource));
       expect(deletable).toEqual([{ 'Fn::GetAtt': [logicalId(stack.resources.tables.control), 'Arn'] }]);
     });
@@ -343,11 +364,30 @@ describe('the production stack', () => {
     });
 
     it('gives S3 access to ingest and the API only, and queue sends to the functions that enqueue deliveries', () => {
-      for (const name of ['dispatch', 'evaluate'] as const) {
+      for (const name of ['dispatch', 'evaluate', 'aggregate'] as const) {
         expect(statementsOf(name).filter((s) => list(s.Action).some((a) => a.startsWith('s3:'))), name).toEqual([]);
       }
       expect(allows('api', 'sqs:SendMessage')).toEqual([]);
       for (const name of ['ingest', 'dispatch', 'evaluate'] as const) expect(allows(name, 'sqs:SendMessage'), name).toHaveLength(1);
+      // the aggregator's only queue is where its event source reports a batch it gave up on
+      expect(allows('aggregate', 'sqs:SendMessage').flatMap((s) => list(s.Resource))).toEqual([
+        { 'Fn::GetAtt': [logicalId(stack.triggers.aggregateFailures), 'Arn'] },
+      ]);
+    });
+
+    it('lets the aggregator read the runs stream and add to rollup cells, nothing more', () => {
+      const runsStream = { 'Fn::GetAtt': [logicalId(stack.resources.tables.runs), 'StreamArn'] };
+      const dynamo = statementsOf('aggregate').filter((s) => list(s.Action).some((a) => a.startsWith('dynamodb:')));
+      expect(dynamo.every((s) => s.Effect === 'Allow')).toBe(true);
+      const byResource = new Map<string, string[]>();
+      for (const s of dynamo) {
+        for (const r of list(s.Resource)) byResource.set(JSON.stringify(r), [...(byResource.get(JSON.stringify(r)) ?? []), ...list(s.Action)]);
+      }
+      expect(Object.fromEntries(byResource)).toEqual({
+        [JSON.stringify({ 'Fn::GetAtt': [logicalId(stack.resources.tables.rollups), 'Arn'] })]: ['dynamodb:UpdateItem'],
+        [JSON.stringify(runsStream)]: expect.arrayContaining(['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams']),
+      });
+      expect(byResource.get(JSON.stringify(runsStream))).toHaveLength(4);
     });
   });
 
@@ -376,14 +416,27 @@ describe('the production stack', () => {
           expect(alarm, `${metricName} alarm for ${name}`).toBeDefined();
         }
       }
-      const dlq = alarms().find((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible');
+      const queueAlarm = (queue: IConstruct) =>
+        alarms().find((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible' && a.Dimensions?.[0]?.Value?.['Fn::GetAtt']?.[0] === logicalId(queue));
+      const dlq = queueAlarm(stack.delivery.deadLetterQueue);
       expect(dlq).toMatchObject({
         Namespace: 'AWS/SQS',
         Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(stack.delivery.deadLetterQueue), 'QueueName'] } }],
         Threshold: 1,
         ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       });
-      expect(alarms()).toHaveLength(Object.keys(SELF_METRICS).length + 2 * HANDLERS.length + 1);
+      expect(queueAlarm(stack.triggers.aggregateFailures)).toMatchObject({ Namespace: 'AWS/SQS', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
+      expect(alarms()).toHaveLength(Object.keys(SELF_METRICS).length + 2 * HANDLERS.length + 3);
+    });
+
+    it('alarms when the aggregator falls over a minute behind the runs stream', () => {
+      const lag = alarms().find((a) => a.MetricName === 'IteratorAge');
+      expect(lag).toMatchObject({
+        Namespace: 'AWS/Lambda',
+        Dimensions: [{ Name: 'FunctionName', Value: { Ref: fnId('aggregate') } }],
+        Statistic: 'Maximum',
+        Threshold: 60_000,
+      });
     });
 
     it('notifies an encrypted, TLS-only topic from every alarm', () => {
