@@ -39,14 +39,12 @@ export interface RunFilters {
 }
 
 /**
- * Newest first by start. Served by an LSI of the tenant's run partition: `byRepo` when a repo is given,
- * else `byStart`; always bounded by the time range. The other filters are applied to that bounded read.
+ * Newest first by start. Served by the `byStart` LSI of the tenant's run partition, bounded by the time
+ * range; the filters are applied to the items that bounded read returns (a filter expression would
+ * cost the same read units). A narrow filter over a wide range reads more pages: that is the price of
+ * not paying an index write per run for each filterable field.
  */
 export async function listRuns(s: Stores, cursorKey: Buffer, tenantId: string, f: RunFilters, limit: number, cursor: string | undefined, now: number) {
-  const index: RunListQuery['index'] = f.repo !== undefined ? 'byRepo' : 'byStart';
-  const value = index === 'byRepo' ? f.repo : undefined;
-  // KEYS_ONLY indexes keep run updates from writing to them; the remaining filters are applied to the
-  // items the bounded index range returns (a filter expression would cost the same read units)
   const minCostNanos = f.minCostUsd === undefined ? undefined : Math.ceil(f.minCostUsd * 1e9 - 1e-6);
   const keep = (r: StoredRun) =>
     r.ttl >= nowSec(now) &&
@@ -57,15 +55,13 @@ export async function listRuns(s: Stores, cursorKey: Buffer, tenantId: string, f
     (f.outcome === undefined || r.state.outcome === f.outcome) &&
     (f.model === undefined || r.state.models.includes(f.model)) &&
     (minCostNanos === undefined || r.state.costNanos >= minCostNanos);
-  const scope = { tenantId, list: `runs.list:${JSON.stringify([index, value, f])}` };
+  const scope = { tenantId, list: `runs.list:${JSON.stringify(f)}` };
   let startKey = cursor ? decodeCursor<Record<string, NativeAttributeValue>>(cursorKey, scope, cursor) : undefined;
   const items: Run[] = [];
   let lastRaw: Record<string, NativeAttributeValue> | undefined;
   let nextKey: Record<string, NativeAttributeValue> | undefined;
   const q: RunListQuery = {
     tenantId,
-    index,
-    value,
     fromMs: f.from ?? Date.UTC(2000, 0, 1),
     toMs: f.to ?? Date.UTC(2200, 0, 1),
     pageSize: Math.min(1000, Math.max(limit + 1, 100)),
@@ -76,7 +72,7 @@ export async function listRuns(s: Stores, cursorKey: Buffer, tenantId: string, f
       const run = decodeRun(item);
       if (!keep(run)) continue;
       if (items.length === limit) {
-        nextKey = indexKeyOf(lastRaw!, index);
+        nextKey = indexKeyOf(lastRaw!);
         break;
       }
       items.push(presentRun(tenantId, run.state));

@@ -11,17 +11,18 @@ import { rawKey } from './raw-bucket.ts';
 /**
  * The runs table: this module owns its key layout.
  *
- *   <tenant>#RUNS      / R#<runId>                       run summary (+ LSIs byStart, byRepo); body
+ *   <tenant>#RUNS      / R#<runId>                       run summary (+ LSI byStart); body
  *                                                        in run-item.ts, steps inline while they fit
  *   <tenant>#R#<runId> / S#<receivedAt>#<batchId>        step chunk: the run's steps from one request
  *                                                        (gzip JSON), and where its raw events sit, once
  *                                                        the run's steps have outgrown its item
  *   <tenant>#T#<traceId> / R#<runId>                     trace id → run
  *
- * Run summaries share one partition per tenant so that listing by time (and by repo) is a strongly
- * consistent LSI query: read-your-writes on the query path. LSIs are KEYS_ONLY, so an update that
- * keeps a run's start and repo writes nothing to them. (One partition per tenant bounds a tenant to
- * DynamoDB's 10 GB per item collection: about ten million live runs at 1 KB.)
+ * Run summaries share one partition per tenant so that listing by time is a strongly consistent LSI
+ * query: read-your-writes on the query path. The LSI is KEYS_ONLY, so an update that keeps a run's
+ * start writes nothing to it. It is the only index: each index entry costs a write unit per new run,
+ * and filters (repo, agent, ...) are applied to the time-bounded read instead. (One partition per
+ * tenant bounds a tenant to DynamoDB's 10 GB per item collection: about ten million live runs at 1 KB.)
  */
 const SEP = '\u0001';
 
@@ -34,26 +35,6 @@ export const chunkSortKey = (receivedAt: number, batchId: string) => `S#${new Da
 
 export const iso = (ms: number) => new Date(ms).toISOString();
 export const byStartKey = (startedAt: number, runId: string) => `${iso(startedAt)}${SEP}${runId}`;
-/**
- * An LSI sort key is at most 1024 bytes: the indexed value keeps its first 512 bytes (whole characters),
- * which leaves room for the start and a run id of 128 characters. Readers filter on the full value, so
- * two values sharing that prefix only share an index range.
- */
-const INDEXED_VALUE_BYTES = 512;
-function indexedValue(value: string): string {
-  if (Buffer.byteLength(value) <= INDEXED_VALUE_BYTES) return value;
-  let out = '';
-  let bytes = 0;
-  for (const ch of value) {
-    bytes += Buffer.byteLength(ch);
-    if (bytes > INDEXED_VALUE_BYTES) break;
-    out += ch;
-  }
-  return out;
-}
-export const byDimKey = (value: string, startedAt: number, runId: string) => `${indexedValue(value)}${SEP}${byStartKey(startedAt, runId)}`;
-export const dimRangeStart = (value: string, fromMs: number) => `${indexedValue(value)}${SEP}${iso(fromMs)}`;
-export const dimRangeEnd = (value: string, toMs: number) => `${indexedValue(value)}${SEP}${iso(toMs)}`;
 export const startRange = (ms: number) => iso(ms);
 
 export interface StoredRun extends RunBody {
@@ -61,16 +42,12 @@ export interface StoredRun extends RunBody {
   ttl: number;
 }
 
-/** The LSI keys of a run (KEYS_ONLY: an update that keeps start and repo writes nothing to them). */
-function indexKeys(state: RunState): { byStart: string; byRepo?: string } {
-  return { byStart: byStartKey(state.startedAt, state.runId), ...(state.repo ? { byRepo: byDimKey(state.repo, state.startedAt, state.runId) } : {}) };
-}
 
 export function encodeRun(tenantId: string, run: StoredRun): Record<string, NativeAttributeValue> {
   return {
     pk: runsPartition(tenantId),
     sk: runSortKey(run.state.runId),
-    ...indexKeys(run.state),
+    byStart: byStartKey(run.state.startedAt, run.state.runId),
     ver: run.ver,
     ttl: run.ttl,
     ...(run.ev.size ? { ev: packHashes(run.ev) } : {}),
@@ -95,8 +72,8 @@ export function runWriteStatement(table: string, item: Record<string, NativeAttr
   }
   const { pk, sk, ...rest } = item;
   const names = Object.keys(rest);
-  // attributes a run item may lose between versions
-  const removes = ['byRepo', 'ev'].filter((n) => !(n in rest));
+  // an attribute a run item may lose between versions
+  const removes = ['ev'].filter((n) => !(n in rest));
   return {
     Statement: `UPDATE "${table}" ${names.map((n) => `SET "${n}" = ?`).join(' ')}${removes.map((n) => ` REMOVE "${n}"`).join('')} WHERE "pk" = ? AND "sk" = ? AND "ver" = ?`,
     Parameters: [...names.map((n) => rest[n]), pk, sk, readVer],
@@ -191,9 +168,6 @@ export async function getChunks(s: Stores, tenantId: string, run: StoredRun): Pr
 
 export interface RunListQuery {
   tenantId: string;
-  index: 'byStart' | 'byRepo';
-  /** the indexed value for byRepo */
-  value?: string;
   fromMs: number;
   toMs: number;
   startKey?: Record<string, NativeAttributeValue>;
@@ -202,15 +176,14 @@ export interface RunListQuery {
 
 /** One page of a run-list query, newest first; the caller keeps paging while it needs more. */
 export async function queryRunPage(s: Stores, q: RunListQuery): Promise<{ items: Record<string, NativeAttributeValue>[]; lastKey?: Record<string, NativeAttributeValue> }> {
-  const lo = q.index === 'byStart' ? startRange(q.fromMs) : dimRangeStart(q.value!, q.fromMs);
+  const lo = startRange(q.fromMs);
   // `to` is exclusive: every key of an earlier start sorts before `<to ISO>`
-  const hi = q.index === 'byStart' ? startRange(q.toMs) : dimRangeEnd(q.value!, q.toMs);
+  const hi = startRange(q.toMs);
   const res = await s.ddb.send(
     new QueryCommand({
       TableName: s.tables.runs,
-      IndexName: q.index,
-      KeyConditionExpression: 'pk = :pk AND #ix BETWEEN :lo AND :hi',
-      ExpressionAttributeNames: { '#ix': q.index },
+      IndexName: 'byStart',
+      KeyConditionExpression: 'pk = :pk AND byStart BETWEEN :lo AND :hi',
       ExpressionAttributeValues: { ':pk': runsPartition(q.tenantId), ':lo': lo, ':hi': hi },
       ScanIndexForward: false,
       ConsistentRead: true,
@@ -222,8 +195,8 @@ export async function queryRunPage(s: Stores, q: RunListQuery): Promise<{ items:
   return { items: res.Items ?? [], lastKey: res.LastEvaluatedKey };
 }
 
-export function indexKeyOf(item: Record<string, NativeAttributeValue>, index: RunListQuery['index']): Record<string, NativeAttributeValue> {
-  return { pk: item.pk, sk: item.sk, [index]: item[index] };
+export function indexKeyOf(item: Record<string, NativeAttributeValue>): Record<string, NativeAttributeValue> {
+  return { pk: item.pk, sk: item.sk, byStart: item.byStart };
 }
 
 /** Trace look-up: `<tenant>#T#<traceId> / R#<runId>`, written when a run first gets its trace id. */

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { parseNativeBatch } from '../../shared/formats/native.ts';
 import { parseLogs, parseTraces } from '../../shared/formats/otlp/index.ts';
 import { applyEvents, MAX_RUN_ATTRIBUTES_CHARS, type PricedEvent } from '../../shared/aggregate/run-state.ts';
-import { byDimKey, dimRangeEnd, dimRangeStart } from '../../shared/store/runs-table.ts';
 import { MAX_MODEL_CHARS, MAX_RUN_FIELD_CHARS } from '../../shared/model.ts';
 
 /**
@@ -131,18 +130,3 @@ describe('run attributes across events', () => {
   });
 });
 
-describe('repo index keys', () => {
-  it('fit an index sort key (1024 bytes) for the longest repo and run id, and the query range still covers the key', () => {
-    // Prepare: 1024 three-byte characters and a 128-character run id
-    const repo = '€'.repeat(MAX_RUN_FIELD_CHARS);
-    const runId = '€'.repeat(128);
-
-    // Act
-    const key = byDimKey(repo, T0, runId);
-
-    // Assess
-    expect(Buffer.byteLength(key)).toBeLessThanOrEqual(1024);
-    expect(key > dimRangeStart(repo, T0 - 1) && key < dimRangeEnd(repo, T0 + 1)).toBe(true);
-    expect(byDimKey('web', T0, 'r1')).toBe(`web\u0001${iso}\u0001r1`);
-  });
-});
