@@ -23,7 +23,19 @@ export interface CellRef {
   /** `YYYY-MM-DD` */
   day: string;
   dims: CellDims;
+  /** set on a day summary (see `summaries`): which dimension it keeps, the others being `*` */
+  summary?: SummaryKind;
 }
+
+/**
+ * Day summaries answer the unfiltered rollups with a number of reads that does not grow with the data:
+ * `T` is the day's total (with its per-model counters: `groupBy` day and model); `repo`, `agent`,
+ * `branch` and `outcome` hold one item per value of that dimension (a run has one value of each, so
+ * they add up to the total). Cells themselves, one per combination, serve the filtered rollups.
+ */
+export const SUMMARY_KINDS = ['T', 'repo', 'agent', 'branch', 'outcome'] as const;
+export type SummaryKind = (typeof SUMMARY_KINDS)[number];
+export const ANY = '*';
 
 export type Counters = Record<string, number>;
 export type CellMap = Map<string, { ref: CellRef; counters: Counters }>;
@@ -47,7 +59,7 @@ export function dayOf(ms: number): string {
 export function dimsHash(d: CellDims): string {
   return createHash('sha256').update(JSON.stringify([d.repo, d.agent, d.branch, d.outcome])).digest('base64url').slice(0, 16);
 }
-const cellId = (ref: CellRef) => `${ref.day}|${dimsHash(ref.dims)}`;
+const cellId = (ref: CellRef) => `${ref.day}|${ref.summary ? `${ref.summary}|` : ''}${dimsHash(ref.dims)}`;
 
 function add(map: CellMap, ref: CellRef, counters: Counters): void {
   const id = cellId(ref);
@@ -100,6 +112,21 @@ export function diffContributions(before: CellMap, after: CellMap): CellMap {
       if (d !== 0) delta[k] = d;
     }
     if (Object.keys(delta).length) out.set(id, { ref, counters: delta });
+  }
+  return out;
+}
+
+/** The day summaries that `cells` (deltas of combination cells) move. */
+export function summaries(cells: CellMap): CellMap {
+  const out: CellMap = new Map();
+  const any: CellDims = { repo: ANY, agent: ANY, branch: ANY, outcome: ANY };
+  for (const { ref, counters } of cells.values()) {
+    if (ref.summary) continue;
+    add(out, { day: ref.day, dims: any, summary: 'T' }, counters);
+    const plain = Object.fromEntries(Object.entries(counters).filter(([k]) => !k.startsWith(MODEL_PREFIX)));
+    for (const kind of ['repo', 'agent', 'branch', 'outcome'] as const) {
+      add(out, { day: ref.day, dims: { ...any, [kind]: ref.dims[kind] }, summary: kind }, plain);
+    }
   }
   return out;
 }

@@ -1,6 +1,6 @@
 import type { NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
 import { decodeRun, isRunItemKey } from '../store/runs-table.ts';
-import { contributions, diffContributions, type CellRef, type Counters } from './cells.ts';
+import { contributions, diffContributions, summaries, type CellRef, type Counters } from './cells.ts';
 
 /**
  * Folds the runs table's stream into day-cell deltas. Pure: the same records give the same deltas,
@@ -61,7 +61,8 @@ export function dayCellDeltas(records: readonly StreamImageRecord[]): TenantCell
     const tenantId = tenantOf(pk);
     const cells = out.get(tenantId) ?? new Map<string, CellDelta>();
     out.set(tenantId, cells);
-    for (const [id, { ref, counters }] of delta) {
+    // the day summaries move with the cells (unfiltered rollups read them instead of every cell)
+    for (const [id, { ref, counters }] of [...delta, ...summaries(delta)]) {
       const ttl = cellTtl(ref, after.retentionDays, r.createdAtMs);
       const cur = cells.get(id);
       if (!cur) {

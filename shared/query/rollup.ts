@@ -1,10 +1,12 @@
 import type { Stores } from '../store/clients.ts';
 import { readDayCells, type Cell } from '../store/rollups-table.ts';
-import { dayOf, parseModelCounter } from '../aggregate/cells.ts';
+import { dayOf, parseModelCounter, type SummaryKind } from '../aggregate/cells.ts';
 import { BadRequestError } from '../errors.ts';
 
 /**
  * Cost rollups, read from the day cells only: O(days × cells) reads, never a scan of events or runs.
+ * Without filters, from the day summaries of the grouped dimension: O(days × its values), so the reads
+ * do not grow with the number of runs or of combinations.
  *
  * A cell holds its totals (each run once, every step) and the same counters per model under
  * `m|<model>|<counter>` (the runs that used the model, the model's steps). A `model` row, or any row
@@ -95,7 +97,9 @@ export interface RollupInput {
 }
 
 export async function costRollup(s: Stores, q: RollupInput, now: number) {
-  const { cells, consumedUnits } = await readDayCells(s, q.tenantId, daysBetween(q.from, q.to), Math.floor(now / 1000));
+  const filtered = q.repo !== undefined || q.agent !== undefined || q.model !== undefined;
+  const summary: SummaryKind | undefined = filtered ? undefined : q.groupBy === 'day' || q.groupBy === 'model' ? 'T' : q.groupBy;
+  const { cells, consumedUnits } = await readDayCells(s, q.tenantId, daysBetween(q.from, q.to), Math.floor(now / 1000), summary);
   const selected = cells.filter(
     (c) => (q.repo === undefined || c.dims.repo === q.repo) && (q.agent === undefined || c.dims.agent === q.agent),
   );

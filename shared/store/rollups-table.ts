@@ -1,12 +1,13 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
 import type { Stores } from './clients.ts';
-import { dimsHash, type CellRef, type Counters } from '../aggregate/cells.ts';
+import { dimsHash, type CellRef, type Counters, type SummaryKind } from '../aggregate/cells.ts';
 
 /**
  * The rollups table: this module owns its key layout.
  *
  *   <tenant>#D#<YYYY-MM-DD> / <dims hash>     day cell (cost rollups), see shared/aggregate/cells.ts
+ *   <tenant>#S#<YYYY-MM-DD> / <kind>|<dims hash>  day summary of one dimension (unfiltered rollups)
  *   <tenant>#W#<ruleId>     / <slot ISO>      a windowed alert rule's counters per 5-minute slot
  *
  * Both are only ever changed with `ADD`, so concurrent writers never overwrite each other's counts.
@@ -48,6 +49,7 @@ function addUpdate(table: string, key: { pk: string; sk: string }, counters: Cou
 }
 
 export function dayCellKey(tenantId: string, ref: CellRef): { pk: string; sk: string } {
+  if (ref.summary) return { pk: `${tenantId}#S#${ref.day}`, sk: `${ref.summary}|${dimsHash(ref.dims)}` };
   return { pk: `${tenantId}#D#${ref.day}`, sk: dimsHash(ref.dims) };
 }
 
@@ -71,7 +73,7 @@ function toCell(item: Record<string, NativeAttributeValue>, day: string): Cell {
   return { day, dims: dims as unknown as CellRef['dims'], counters };
 }
 
-async function queryAll(s: Stores, pk: string, skBetween?: [string, string]) {
+async function queryAll(s: Stores, pk: string, skBetween?: [string, string], skPrefix?: string) {
   const items: Record<string, NativeAttributeValue>[] = [];
   let consumedUnits = 0;
   let start: Record<string, NativeAttributeValue> | undefined;
@@ -79,8 +81,8 @@ async function queryAll(s: Stores, pk: string, skBetween?: [string, string]) {
     const res = await s.ddb.send(
       new QueryCommand({
         TableName: s.tables.rollups,
-        KeyConditionExpression: skBetween ? 'pk = :pk AND sk BETWEEN :lo AND :hi' : 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': pk, ...(skBetween ? { ':lo': skBetween[0], ':hi': skBetween[1] } : {}) },
+        KeyConditionExpression: skBetween ? 'pk = :pk AND sk BETWEEN :lo AND :hi' : skPrefix ? 'pk = :pk AND begins_with(sk, :p)' : 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': pk, ...(skBetween ? { ':lo': skBetween[0], ':hi': skBetween[1] } : {}), ...(skPrefix ? { ':p': skPrefix } : {}) },
         ConsistentRead: true,
         ExclusiveStartKey: start,
         ReturnConsumedCapacity: 'TOTAL',
@@ -93,9 +95,13 @@ async function queryAll(s: Stores, pk: string, skBetween?: [string, string]) {
   return { items, consumedUnits };
 }
 
-/** Every day cell of the given days: O(days × cells), whatever the number of events. */
-export async function readDayCells(s: Stores, tenantId: string, days: readonly string[], nowSec: number): Promise<{ cells: Cell[]; consumedUnits: number; itemsRead: number }> {
-  const results = await Promise.all(days.map((day) => queryAll(s, `${tenantId}#D#${day}`).then((r) => ({ day, ...r }))));
+/**
+ * Every day cell of the given days: O(days × cells), whatever the number of events; or, with `summary`,
+ * that kind of day summary only: O(days × values of one dimension).
+ */
+export async function readDayCells(s: Stores, tenantId: string, days: readonly string[], nowSec: number, summary?: SummaryKind): Promise<{ cells: Cell[]; consumedUnits: number; itemsRead: number }> {
+  const read = (day: string) => (summary ? queryAll(s, `${tenantId}#S#${day}`, undefined, `${summary}|`) : queryAll(s, `${tenantId}#D#${day}`));
+  const results = await Promise.all(days.map((day) => read(day).then((r) => ({ day, ...r }))));
   const cells: Cell[] = [];
   let consumedUnits = 0;
   let itemsRead = 0;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { applyEvents, type PricedEvent } from '../../shared/aggregate/run-state.ts';
-import { contributions, diffContributions, modelCounter, type CellMap } from '../../shared/aggregate/cells.ts';
+import { contributions, diffContributions, modelCounter, summaries, type CellMap } from '../../shared/aggregate/cells.ts';
 import { windowDeltas } from '../../shared/alerts/window-counters.ts';
 import type { StepInput } from '../../shared/model.ts';
 import type { AlertRule } from '../../shared/store/control-table.ts';
@@ -53,6 +53,24 @@ describe('day cells', () => {
     expect(byDay('2026-11-21', 'costNanos')).toBe(300);
     expect(byDay('2026-11-20', 'runs') + byDay('2026-11-21', 'runs')).toBe(1);
     expect(byDay('2026-11-20', modelCounter('m1', 'runs'))).toBe(1);
+  });
+});
+
+describe('day summaries', () => {
+  it('hold the day total with its models, and one item per value of each dimension that add up to it', () => {
+    const a = applyEvents(undefined, 'r1', [step('a', {}, 100), runEvent('e', { repo: 'web', branch: 'main', agent: 'codex', outcome: 'green_build' })]);
+    const b = applyEvents(undefined, 'r2', [{ ...step('b', { model: 'm2' }, 300), runId: 'r2' } as PricedEvent, { ...runEvent('f', { repo: 'api', branch: 'main' }), runId: 'r2' } as PricedEvent]);
+    const cells: CellMap = new Map([...contributions(a), ...contributions(b)]);
+    const sums = summaries(cells);
+    const of = (kind: string) => [...sums.values()].filter((c) => c.ref.summary === kind);
+
+    expect(of('T')).toHaveLength(1);
+    expect(of('T')[0]!.counters).toMatchObject({ runs: 2, costNanos: 400, usefulOutcomes: 1, [modelCounter('m1', 'costNanos')]: 100, [modelCounter('m2', 'runs')]: 1 });
+    expect(of('repo').map((c) => [c.ref.dims.repo, c.counters.costNanos]).sort()).toEqual([['api', 300], ['web', 100]]);
+    expect(of('branch').map((c) => [c.ref.dims.branch, c.counters.runs])).toEqual([['main', 2]]);
+    expect(of('agent').map((c) => c.ref.dims.agent).sort()).toEqual(['codex', 'unknown']);
+    // per-dimension items carry no per-model counters: only the total answers by model
+    expect(of('outcome').every((c) => Object.keys(c.counters).every((k) => !k.startsWith('m|')))).toBe(true);
   });
 });
 
