@@ -9,12 +9,15 @@ import { freePort } from './ports.ts';
 import { provisionBucket, provisionTables } from './provision.ts';
 import { toEvent, writeResult } from './gateway.ts';
 import { LocalDeliveryQueue } from './queue.ts';
+import { StreamPoller } from './streams.ts';
 import { sweepRawObjects } from './sweeper.ts';
 import { parseConfig } from '../shared/config.ts';
+import { tableName } from '../shared/tables.ts';
 
 /**
  * The whole backend on one machine: DynamoDB Local and an S3 server as child parts, the same Lambda
- * handlers behind one HTTP server, the delivery queue and the schedules fired in-process.
+ * handlers behind one HTTP server, the delivery queue, the runs table's stream and the schedules fired
+ * in-process.
  */
 export interface StackOptions {
   port: number;
@@ -25,6 +28,11 @@ export interface StackOptions {
   env?: Record<string, string>;
   /** run the windowed-alert evaluator every this many ms (60 s like AWS); 0 turns the schedule off */
   evaluateEveryMs?: number;
+  /**
+   * fold the runs table's stream into the day cells in this process (default true); a process that
+   * runs the handlers itself (the benchmark) runs its own StreamPoller instead
+   */
+  streams?: boolean;
   log?: (line: string) => void;
 }
 
@@ -38,6 +46,8 @@ export interface RunningStack {
   bucket: string;
   /** runs the scheduled evaluator once, now (tests and the CLI use it instead of waiting a minute) */
   evaluateNow(): Promise<void>;
+  /** resolves once every run change written so far is in the day cells (rollups lag ingest by the stream) */
+  settle(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -53,6 +63,13 @@ function operatorToken(dataDir: string, given: string | undefined): { token: str
   writeFileSync(file, `${token}\n`, { mode: 0o600 });
   chmodSync(file, 0o600);
   return { token, file, created: true };
+}
+
+function streamPollMs(env: Record<string, string | undefined>): number {
+  const raw = env.LIDLESS_STREAM_POLL_MS ?? '100';
+  const ms = Number(raw);
+  if (!/^\d+$/.test(raw) || ms < 1 || ms > 60_000) throw new Error(`invalid environment variable LIDLESS_STREAM_POLL_MS: expected 1 to 60000 ms, got "${raw}"`);
+  return ms;
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
@@ -77,6 +94,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   const op = operatorToken(dataDir, opts.operatorToken);
   // a malformed setting is reported at once, not after the JVM has taken its time to start
   parseConfig({ ...process.env, LIDLESS_OPERATOR_TOKEN: op.token, ...(opts.env ?? {}) });
+  const pollMs = streamPollMs({ ...process.env, ...(opts.env ?? {}) });
 
   const [dynamoPort, s3Port] = [await freePort(), await freePort()];
   // both are awaited before deciding, so a part that did start is stopped when the other failed
@@ -106,7 +124,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   });
 
   // the handlers read the environment on first use, so they are loaded after it is set
-  const [{ stores, resetStores }, { resetConfig }, runtime, ingestFn, apiFn, dispatchFn, evaluateFn, { ControlTable }] = await Promise.all([
+  const [{ stores, resetStores }, { resetConfig }, runtime, ingestFn, apiFn, dispatchFn, evaluateFn, aggregateFn, { ControlTable }] = await Promise.all([
     import('../shared/store/clients.ts'),
     import('../shared/config.ts'),
     import('../shared/runtime.ts'),
@@ -114,6 +132,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     import('../functions/api.ts'),
     import('../functions/dispatch.ts'),
     import('../functions/evaluate.ts'),
+    import('../functions/aggregate.ts'),
     import('../shared/store/control-table.ts'),
   ]);
   resetConfig();
@@ -126,6 +145,24 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   await provisionTables(ddbAdmin, TABLE_PREFIX);
   ddbAdmin.destroy();
   await provisionBucket(stores().s3, BUCKET);
+
+  // what Lambda's event source mapping does in AWS: the runs table's changes, in order, to the aggregator
+  let poller: StreamPoller | undefined;
+  if (opts.streams ?? true) {
+    poller = new StreamPoller({
+      endpoint: dynamo.endpoint,
+      tableName: tableName(TABLE_PREFIX, 'runs'),
+      handler: aggregateFn.handler,
+      checkpointFile: join(dataDir, 'streams.json'),
+      pollMs,
+      log,
+    });
+    await poller.start();
+  }
+  const settle = async () => {
+    if (!poller) throw new Error('this stack runs no stream poller');
+    await poller.drain();
+  };
 
   let ready = false;
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
@@ -152,6 +189,18 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       const sent = await runtime.runEvaluation(at ? Date.parse(at) : Date.now());
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ sent }));
+      return;
+    }
+    if (path === '/_local/settle' && req.method === 'POST' && poller) {
+      // local only: wait until the day cells hold every run change written so far (tests, the CLI)
+      if (req.headers.authorization !== `Bearer ${op.token}`) {
+        res.writeHead(401, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: 'operator token required' }));
+        return;
+      }
+      await settle();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ settled: true }));
       return;
     }
     if (path.startsWith('/v1/')) {
@@ -200,6 +249,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     tablePrefix: TABLE_PREFIX,
     bucket: BUCKET,
     evaluateNow,
+    settle,
     async stop() {
       ready = false;
       for (const t of timers) clearInterval(t);
@@ -214,6 +264,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
         server.closeIdleConnections();
       });
       await queue.close();
+      await poller?.close();
       await Promise.allSettled([s3server.stop(), dynamo.stop()]);
     },
   };

@@ -57,3 +57,10 @@ export async function evaluateNow(now?: Date): Promise<number> {
   });
   return ((await res.json()) as { sent: number }).sent;
 }
+
+/** Waits until the stack's day cells hold every run change written so far: rollups lag ingest by the stream. */
+export async function settled(): Promise<void> {
+  const { url, operatorToken } = stackInfo();
+  const res = await fetch(`${url}/_local/settle`, { method: 'POST', headers: { authorization: `Bearer ${operatorToken}` } });
+  if (res.status !== 200) throw new Error(`settle answered ${res.status}: ${await res.text()}`);
+}
