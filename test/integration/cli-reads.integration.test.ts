@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { api, newTenant, operator, stackInfo } from '../helpers/stack.ts';
+import { api, newTenant, operator, settled, stackInfo } from '../helpers/stack.ts';
 import { generateDataset } from '../../cli/seed/generate.ts';
 import { money } from '../../cli/format.ts';
 
@@ -39,6 +39,7 @@ beforeAll(async () => {
   expect(seeded.stderr).toBe('');
   expect(seeded.code).toBe(0);
   expect(json(seeded.stdout)).toMatchObject({ runs: SEED.runs, events: dataset.events.length, accepted: dataset.events.length, rejected: [] });
+  await settled();
 });
 
 describe('lidless seed', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { findPrice } from '../../shared/pricing/price.ts';
-import { newTenant, stackInfo } from '../helpers/stack.ts';
+import { newTenant, settled, stackInfo } from '../helpers/stack.ts';
 import { claudeCodeExport, codexExport, geminiExport, type AgentSession, type LlmCall } from '../fixtures/agent-exports.ts';
 
 /**
@@ -140,6 +140,7 @@ describe('coding-agent log exports → runs with the sums the agents reported', 
       expect(steps.filter((st) => st.kind === 'tool' && st.status === 'error').map((st) => st.error)).toEqual(
         s.tools.filter((tool) => !tool.success).map(() => 'command failed with exit code 1'),
       );
+      await settled();
       const rollup = await t.client.costs.rollup.query({ tenantId: t.tenantId, ...rollupRange(), groupBy: 'agent' });
       expect(rollup.rows.map((r) => r.key)).toEqual([x.agent]);
       expect(rollup.totals).toMatchObject({ ...counters, runs: 1 });
@@ -162,6 +163,7 @@ describe('coding-agent log exports → runs with the sums the agents reported', 
 
     // Assess
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
+    await settled();
     const byAgent = await t.client.costs.rollup.query({ tenantId: t.tenantId, ...rollupRange(), groupBy: 'agent' });
     for (const { x, want } of sessions) {
       const row = byAgent.rows.find((r) => r.key === x.agent);

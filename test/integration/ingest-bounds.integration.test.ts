@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ingest, newTenant } from '../helpers/stack.ts';
+import { ingest, newTenant, settled } from '../helpers/stack.ts';
 
 const T = Date.parse('2026-11-20T10:00:00Z');
 const step = (runId: string, i: number, model: string) => ({
@@ -16,6 +16,7 @@ describe('a client that sends hundreds of model names', () => {
     expect(run.models).toHaveLength(17);
     expect(run.models).toContain('other');
     expect(run.costUsd).toBeCloseTo(0.5, 9);
+    await settled();
     const byModel = await t.client.costs.rollup.query({ tenantId: t.tenantId, from: '2026-11-20T00:00:00Z', to: '2026-11-21T00:00:00Z', groupBy: 'model' });
     expect(byModel.rows.find((r) => r.key === 'other')?.llmCalls).toBe(484);
     expect(byModel.totals.costUsd).toBeCloseTo(0.5, 9);
@@ -26,6 +27,7 @@ describe('a client that sends hundreds of model names', () => {
     const events = Array.from({ length: 500 }, (_, i) => step(`run-${i}`, 0, `model-${i}`));
     const res = await ingest(t.key, events);
     expect(res).toEqual({ status: 200, body: { accepted: 500, duplicates: 0, rejected: [] } });
+    await settled();
     const byModel = await t.client.costs.rollup.query({ tenantId: t.tenantId, from: '2026-11-20T00:00:00Z', to: '2026-11-21T00:00:00Z', groupBy: 'model' });
     expect(byModel.rows).toHaveLength(500);
     expect(byModel.totals.runs).toBe(500);

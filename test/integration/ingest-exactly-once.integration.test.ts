@@ -3,7 +3,7 @@ import { UnavailableError } from '../../shared/errors.ts';
 import { ingestParsed, batchIdOf } from '../../shared/ingest/pipeline.ts';
 import { parseNativeBatch } from '../../shared/formats/native.ts';
 import { ControlTable } from '../../shared/store/control-table.ts';
-import { codeOf, ingest, newTenant, stackInfo } from '../helpers/stack.ts';
+import { codeOf, ingest, newTenant, settled, stackInfo } from '../helpers/stack.ts';
 import { claudeCodeExport, type AgentSession } from '../fixtures/agent-exports.ts';
 import { faultyStack, serviceError } from '../fixtures/in-process.ts';
 import { decodeStatus, protobufLogs } from '../fixtures/otlp-protobuf.ts';
@@ -34,6 +34,7 @@ async function snapshot(t: Tenant, runIds: readonly string[], withSteps = runIds
     }),
   );
   const range = { from: new Date(Date.now() - 3 * DAY).toISOString(), to: new Date(Date.now() + DAY).toISOString() };
+  await settled();
   const rollups = await Promise.all(GROUP_BYS.map((groupBy) => t.client.costs.rollup.query({ tenantId: t.tenantId, ...range, groupBy })));
   return { list, runs, rollups };
 }
@@ -316,6 +317,7 @@ describe('concurrent clients writing to one run', () => {
     expect(run.costUsd).toBeCloseTo(cost, 9);
     expect(stored).toHaveLength(steps.length);
     const range = { from: new Date(t0 - DAY).toISOString(), to: new Date(Date.now() + DAY).toISOString() };
+    await settled();
     const rollup = await t.client.costs.rollup.query({ tenantId: t.tenantId, ...range, groupBy: 'day' });
     expect(rollup.totals).toMatchObject({ ...want, runs: 1 });
     expect(rollup.totals.costUsd).toBeCloseTo(cost, 9);

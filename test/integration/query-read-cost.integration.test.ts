@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ingest, newTenant } from '../helpers/stack.ts';
+import { ingest, newTenant, settled } from '../helpers/stack.ts';
 import { createStores, type Stores } from '../../shared/store/clients.ts';
 import { costRollup } from '../../shared/query/rollup.ts';
 import { readDayCells } from '../../shared/store/rollups-table.ts';
@@ -53,6 +53,7 @@ describe('cost rollup read cost', () => {
   it('reads the same items and consumes the same read units at 20 and at 200 runs', async () => {
     // Prepare
     const [small, large] = await Promise.all([tenantWith(20), tenantWith(200)]);
+    await settled();
     const query = (tenantId: string) => ({ tenantId, from: END - DAYS * DAY, to: END, groupBy: 'model' as const });
     const days = Array.from({ length: DAYS }, (_, d) => new Date(END - (DAYS - d) * DAY).toISOString().slice(0, 10));
 

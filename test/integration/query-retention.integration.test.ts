@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ingest, newTenant } from '../helpers/stack.ts';
+import { ingest, newTenant, settled } from '../helpers/stack.ts';
 import { createStores, type Stores } from '../../shared/store/clients.ts';
 import { getRun, listRuns, rawEvents, runsByTrace } from '../../shared/query/runs.ts';
 import { costRollup } from '../../shared/query/rollup.ts';
@@ -32,6 +32,7 @@ beforeAll(async () => {
     { type: 'step', id: 'e2', runId: 'r1', stepId: 's1', kind: 'llm', name: 'chat', startedAt: at(1), endedAt: at(2), model: 'claude-sonnet-4-5', costUsd: 0.25 },
   ]);
   expect(res.status).toBe(200);
+  await settled();
 });
 
 async function reads(now: number) {

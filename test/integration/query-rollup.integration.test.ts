@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { newTenant, stackInfo } from '../helpers/stack.ts';
+import { newTenant, settled, stackInfo } from '../helpers/stack.ts';
 import { generateDataset } from '../../cli/seed/generate.ts';
 import { sendDataset } from '../../cli/seed/send.ts';
 import { expectedRollup, GROUP_BYS, type ExpectedRow, type RollupQuery } from '../../cli/seed/expected.ts';
@@ -20,6 +20,7 @@ beforeAll(async () => {
   expect(sent.rejected).toEqual([]);
   expect(sent.accepted).toBe(dataset.events.length);
   expect(sent.duplicates).toBeGreaterThan(0);
+  await settled();
 });
 
 type Row = ExpectedRow | (Omit<ExpectedRow, 'key'> & { key?: string });
