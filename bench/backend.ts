@@ -1,7 +1,10 @@
 import { fork } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Meter } from './meter.ts';
-import { TABLES } from '../shared/tables.ts';
+import { TABLES, tableName } from '../shared/tables.ts';
 import { callApi, type Handler } from './apigw.ts';
 
 /**
@@ -23,6 +26,10 @@ export interface Backend {
   meter: Meter;
   ingest: Handler;
   api: Handler;
+  /** folds every run change written so far into the day cells (the stream's Lambda, in this process) */
+  settle(): Promise<void>;
+  /** wall time of each stream-handler invocation since the last call, ms */
+  takeAggregateMs(): number[];
   /** creates a tenant with an ingest+read key */
   tenant(name: string, retentionDays?: number): Promise<{ tenantId: string; key: string }>;
   stop(): Promise<void>;
@@ -48,6 +55,9 @@ export function handlerEnv(info: StackInfo): Record<string, string> {
   };
 }
 
+/** The stream event source's batching window in the CDK stack (infra/), mirrored here. */
+export const AGGREGATE_WINDOW_MS = 30_000;
+
 function startStackProcess(): Promise<{ info: StackInfo; stop: () => Promise<void> }> {
   const child = fork(fileURLToPath(new URL('./stack-child.ts', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -70,14 +80,16 @@ function startStackProcess(): Promise<{ info: StackInfo; stop: () => Promise<voi
 export async function startBackend(): Promise<Backend> {
   const stack = await startStackProcess();
   Object.assign(process.env, handlerEnv(stack.info));
-  const [{ stores, resetStores }, { resetConfig }, runtime, ingestFn, apiFn, dispatchFn, { LocalDeliveryQueue }] = await Promise.all([
+  const [{ stores, resetStores }, { resetConfig }, runtime, ingestFn, apiFn, dispatchFn, aggregateFn, { LocalDeliveryQueue }, { StreamPoller }] = await Promise.all([
     import('../shared/store/clients.ts'),
     import('../shared/config.ts'),
     import('../shared/runtime.ts'),
     import('../functions/ingest.ts'),
     import('../functions/api.ts'),
     import('../functions/dispatch.ts'),
+    import('../functions/aggregate.ts'),
     import('../local/queue.ts'),
+    import('../local/streams.ts'),
   ]);
   resetConfig();
   resetStores();
@@ -91,12 +103,38 @@ export async function startBackend(): Promise<Backend> {
   meter.instrumentDynamo(stores().ddb);
   meter.instrumentS3(stores().s3);
 
+  // the stream's event source as the CDK stack configures it: batches of up to 1000 records, gathered
+  // for up to AGGREGATE_WINDOW_MS, so the cells' writes are amortised as they would be in AWS
+  let aggregateMs: number[] = [];
+  const checkpointDir = mkdtempSync(join(tmpdir(), 'lidless-bench-stream-'));
+  const poller = new StreamPoller({
+    endpoint: stack.info.dynamoEndpoint,
+    tableName: tableName(stack.info.tablePrefix, 'runs'),
+    checkpointFile: join(checkpointDir, 'checkpoint.json'),
+    batchWindowMs: AGGREGATE_WINDOW_MS,
+    handler: async (event) => {
+      const started = performance.now();
+      try {
+        return await aggregateFn.handler(event);
+      } finally {
+        aggregateMs.push(performance.now() - started);
+      }
+    },
+  });
+  await poller.start();
+
   const api = apiFn.handler as unknown as Handler;
   return {
     info: stack.info,
     meter,
     ingest: ingestFn.handler as unknown as Handler,
     api,
+    settle: () => poller.drain(),
+    takeAggregateMs() {
+      const out = aggregateMs;
+      aggregateMs = [];
+      return out;
+    },
     async tenant(name, retentionDays = 30) {
       const op = stack.info.operatorToken;
       const t = await callApi<{ tenantId: string }>(api, op, 'mutation', 'admin.tenants.create', { name, retentionDays });
@@ -104,6 +142,8 @@ export async function startBackend(): Promise<Backend> {
       return { tenantId: t.tenantId, key: k.key };
     },
     async stop() {
+      await poller.close();
+      rmSync(checkpointDir, { recursive: true, force: true });
       await queue.close();
       stores().ddb.destroy();
       stores().s3.destroy();

@@ -49,6 +49,8 @@ export interface Results {
     handlerMsP50: number;
     handlerMsP99: number;
     failedInvocations: number;
+    /** invocations of the stream handler that folded these events into the day cells */
+    aggregateInvocations: number;
   };
   cost: {
     usdPerMillionEvents: number;

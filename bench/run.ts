@@ -83,7 +83,8 @@ try {
   const naive = await naiveIngest(stores(), backend.meter, naiveTenant.tenantId, naiveSample);
 
   const largestRollupItemBytes = await largestItemBytes(stores().tables.rollups);
-  const cost = costOf({ events: run.accepted, tally: run.tally, invocationMs: run.handlerMs, requestBytes: large.requests.map((b) => b.body.length) });
+  // the stream handler's invocations are Lambda invocations too (no API Gateway request)
+  const cost = costOf({ events: run.accepted, tally: run.tally, invocationMs: [...run.handlerMs, ...run.aggregateMs], requestBytes: large.requests.map((b) => b.body.length) });
   const naiveCost = costOf({ events: naive.events, tally: naive.tally, invocationMs: naive.handlerMs, requestBytes: naiveSample.map((b) => b.body.length) });
 
   say('queries on both tenants');
@@ -138,6 +139,7 @@ try {
       handlerMsP50: round(percentile(run.handlerMs, 50), 1),
       handlerMsP99: round(percentile(run.handlerMs, 99), 1),
       failedInvocations: run.failedInvocations,
+      aggregateInvocations: run.aggregateMs.length,
     },
     cost: {
       usdPerMillionEvents: round(cost.total, 4),

@@ -16,6 +16,8 @@ const stack = await startStack({
   host: '127.0.0.1',
   dataDir,
   evaluateEveryMs: 0,
+  // the benchmark runs the stream's handler itself, metered, in its own process
+  streams: false,
   env: { LIDLESS_WEBHOOK_BASE_DELAY_MS: '50', LIDLESS_WEBHOOK_TIMEOUT_MS: '1000', POWERTOOLS_LOG_LEVEL: 'ERROR' },
 });
 

@@ -68,8 +68,9 @@ export class Triggers extends Construct {
       eventSourceArn: props.runsTable.tableStreamArn!,
       startingPosition: lambda.StartingPosition.TRIM_HORIZON,
       batchSize: 1000,
-      // a few more changes per invocation (and per cell write) for a rollup lag of seconds
-      maxBatchingWindow: Duration.seconds(2),
+      // more run changes per invocation, so fewer cell writes per run (the rollups' main cost), for a
+      // rollup lag of up to half a minute; alerts do not wait for it (they fire at ingest)
+      maxBatchingWindow: Duration.seconds(30),
       // the batch as it was, every time: a split batch would carry other transaction tokens
       bisectBatchOnError: false,
       retryAttempts: 100,

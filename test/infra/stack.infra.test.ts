@@ -260,7 +260,7 @@ describe('the production stack', () => {
         EventSourceArn: { 'Fn::GetAtt': [logicalId(stack.resources.tables.runs), 'StreamArn'] },
         StartingPosition: 'TRIM_HORIZON',
         BatchSize: 1000,
-        MaximumBatchingWindowInSeconds: 2,
+        MaximumBatchingWindowInSeconds: 30,
         BisectBatchOnFunctionError: false,
         MaximumRecordAgeInSeconds: 300,
         MaximumRetryAttempts: 100,
