@@ -1,7 +1,7 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
 import type { Stores } from './clients.ts';
-import { dimsHash, type CellRef, type Counters, type SummaryKind } from '../aggregate/cells.ts';
+import { dimsHash, modelCounter, parseModelCounter, type CellRef, type Counters, type SummaryKind } from '../aggregate/cells.ts';
 
 /**
  * The rollups table: this module owns its key layout.
@@ -48,6 +48,26 @@ function addUpdate(table: string, key: { pk: string; sk: string }, counters: Cou
   };
 }
 
+/**
+ * Day cells are rewritten on every update and billed per KB of the whole item, and most of a cell is
+ * its attribute names (`m|<model>|<counter>` for each model): counters are stored under one letter.
+ */
+const SHORT: Record<string, string> = {
+  costNanos: 'c', inputTokens: 'i', outputTokens: 'o', cacheReadTokens: 'r', cacheWriteTokens: 'w', unpricedTokens: 'u',
+  llmCalls: 'l', toolCalls: 't', errors: 'e', runs: 'n', wallTimeMs: 'd', usefulOutcomes: 'g',
+};
+const LONG = Object.fromEntries(Object.entries(SHORT).map(([k, v]) => [v, k]));
+
+function renameCounter(name: string, table: Record<string, string>): string {
+  const m = parseModelCounter(name);
+  if (m) return modelCounter(m.model, table[m.counter] ?? m.counter);
+  return table[name] ?? name;
+}
+const renamed = (counters: Counters, table: Record<string, string>): Counters =>
+  Object.fromEntries(Object.entries(counters).map(([k, v]) => [renameCounter(k, table), v]));
+/** A day cell's counters as stored (one-letter names) under their names in the rollups. */
+export const fromStoredNames = (stored: Counters): Counters => renamed(stored, LONG);
+
 export function dayCellKey(tenantId: string, ref: CellRef): { pk: string; sk: string } {
   if (ref.summary) return { pk: `${tenantId}#S#${ref.day}`, sk: `${ref.summary}|${dimsHash(ref.dims)}` };
   return { pk: `${tenantId}#D#${ref.day}`, sk: dimsHash(ref.dims) };
@@ -55,7 +75,7 @@ export function dayCellKey(tenantId: string, ref: CellRef): { pk: string; sk: st
 
 /** The UpdateItem (for a transaction) that adds `counters` to a day cell, creating it with its dimensions. */
 export function dayCellUpdate(s: Stores, tenantId: string, ref: CellRef, counters: Counters, ttl: number) {
-  return addUpdate(s.tables.rollups, dayCellKey(tenantId, ref), counters, ttl, { ...ref.dims });
+  return addUpdate(s.tables.rollups, dayCellKey(tenantId, ref), renamed(counters, SHORT), ttl, { ...ref.dims });
 }
 
 export function windowCounterUpdate(s: Stores, tenantId: string, ruleId: string, slotMs: number, counters: Counters, ttl: number) {
@@ -70,7 +90,7 @@ function toCell(item: Record<string, NativeAttributeValue>, day: string): Cell {
     if ((DIM_ATTRS as readonly string[]).includes(k)) dims[k] = v as string;
     else if (typeof v === 'number') counters[k] = v;
   }
-  return { day, dims: dims as unknown as CellRef['dims'], counters };
+  return { day, dims: dims as unknown as CellRef['dims'], counters: renamed(counters, LONG) };
 }
 
 async function queryAll(s: Stores, pk: string, skBetween?: [string, string], skPrefix?: string) {
