@@ -55,8 +55,9 @@ export function handlerEnv(info: StackInfo): Record<string, string> {
   };
 }
 
-/** The stream event source's batching window in the CDK stack (infra/), mirrored here. */
-export const AGGREGATE_WINDOW_MS = 30_000;
+/** The stream event source's batching window and batch size in the CDK stack (infra/), mirrored here. */
+export const AGGREGATE_WINDOW_MS = 60_000;
+export const AGGREGATE_BATCH = 2000;
 
 function startStackProcess(): Promise<{ info: StackInfo; stop: () => Promise<void> }> {
   const child = fork(fileURLToPath(new URL('./stack-child.ts', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -103,8 +104,8 @@ export async function startBackend(): Promise<Backend> {
   meter.instrumentDynamo(stores().ddb);
   meter.instrumentS3(stores().s3);
 
-  // the stream's event source as the CDK stack configures it: batches of up to 1000 records, gathered
-  // for up to AGGREGATE_WINDOW_MS, so the cells' writes are amortised as they would be in AWS
+  // the stream's event source as the CDK stack configures it: batches of up to AGGREGATE_BATCH records,
+  // gathered for up to AGGREGATE_WINDOW_MS, so the cells' writes are amortised as they would be in AWS
   let aggregateMs: number[] = [];
   const checkpointDir = mkdtempSync(join(tmpdir(), 'lidless-bench-stream-'));
   const poller = new StreamPoller({
@@ -112,6 +113,7 @@ export async function startBackend(): Promise<Backend> {
     tableName: tableName(stack.info.tablePrefix, 'runs'),
     checkpointFile: join(checkpointDir, 'checkpoint.json'),
     batchWindowMs: AGGREGATE_WINDOW_MS,
+    batchSize: AGGREGATE_BATCH,
     handler: async (event) => {
       const started = performance.now();
       try {

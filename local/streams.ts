@@ -34,12 +34,13 @@ export interface StreamPollerOptions {
   pollMs?: number;
   /** how long records are gathered before a batch short of 1000 is handed over (Lambda's MaximumBatchingWindow); 0 by default */
   batchWindowMs?: number;
+  /** records per batch at most (default 1000) */
+  batchSize?: number;
   /** how long a failing batch is retried before it is dropped (Lambda's maximum record age) */
   giveUpAfterMs?: number;
   log?: (line: string) => void;
 }
 
-const BATCH_SIZE = 1000;
 /** new shards appear when DynamoDB rolls them over; a drain looks at once */
 const DESCRIBE_EVERY_MS = 10_000;
 const MAX_BACKOFF_MS = 5_000;
@@ -68,6 +69,7 @@ export class StreamPoller {
   private readonly streams: DynamoDBStreamsClient;
   private readonly pollMs: number;
   private readonly batchWindowMs: number;
+  private readonly batchSize: number;
   private readonly giveUpAfterMs: number;
   private readonly log: (line: string) => void;
   private streamArn = '';
@@ -87,6 +89,7 @@ export class StreamPoller {
     this.streams = new DynamoDBStreamsClient({ endpoint: opts.endpoint, maxAttempts: 4 });
     this.pollMs = opts.pollMs ?? 100;
     this.batchWindowMs = opts.batchWindowMs ?? 0;
+    this.batchSize = opts.batchSize ?? 1000;
     this.giveUpAfterMs = opts.giveUpAfterMs ?? 5 * 60_000;
     this.log = opts.log ?? (() => undefined);
   }
@@ -202,8 +205,9 @@ export class StreamPoller {
       let exhausted = false;
       let cut = false;
       // one read, except for a batch left in flight by a restart: read on to its last record, no further
-      while (shard.iterator && shard.gathered.length < BATCH_SIZE) {
-        const want = BATCH_SIZE - shard.gathered.length;
+      while (shard.iterator && shard.gathered.length < this.batchSize) {
+        // GetRecords returns at most 1000 records
+        const want = Math.min(1000, this.batchSize - shard.gathered.length);
         const res = await this.streams.send(new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: want }));
         const got = res.Records ?? [];
         if (got.length && shard.gathered.length === 0) shard.since = Date.now();
@@ -224,7 +228,7 @@ export class StreamPoller {
       }
       const ended = !shard.iterator && !cut;
       const due =
-        pos.pending !== undefined || shard.gathered.length >= BATCH_SIZE || ended || this.waiters.length > 0 || Date.now() - shard.since >= this.batchWindowMs;
+        pos.pending !== undefined || shard.gathered.length >= this.batchSize || ended || this.waiters.length > 0 || Date.now() - shard.since >= this.batchWindowMs;
       if (shard.gathered.length && due) {
         const batch = shard.gathered;
         shard.gathered = [];

@@ -67,10 +67,11 @@ export class Triggers extends Construct {
     props.aggregate.addEventSourceMapping('RunsStream', {
       eventSourceArn: props.runsTable.tableStreamArn!,
       startingPosition: lambda.StartingPosition.TRIM_HORIZON,
-      batchSize: 1000,
       // more run changes per invocation, so fewer cell writes per run (the rollups' main cost), for a
-      // rollup lag of up to half a minute; alerts do not wait for it (they fire at ingest)
-      maxBatchingWindow: Duration.seconds(30),
+      // rollup lag of up to a minute; alerts do not wait for it (they fire at ingest). 2000 changes
+      // with both images (~2 KB each) stay under Lambda's 6 MB payload
+      batchSize: 2000,
+      maxBatchingWindow: Duration.seconds(60),
       // the batch as it was, every time: a split batch would carry other transaction tokens
       bisectBatchOnError: false,
       retryAttempts: 100,
