@@ -3,10 +3,14 @@ import { pathToFileURL } from 'node:url';
 import { App } from 'aws-cdk-lib';
 import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, DynamoDBStreamEvent } from 'aws-lambda';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { buildApp } from '../../infra/build.ts';
 import { stackInfo } from '../helpers/stack.ts';
 import { useStackEnvironment } from '../fixtures/in-process.ts';
+import { lambdaRecord } from '../../local/streams.ts';
+import { applyEvents, type PricedEvent } from '../../shared/aggregate/run-state.ts';
+import { encodeRun } from '../../shared/store/runs-table.ts';
 
 /**
  * The bundles `cdk synth` produces (not the TypeScript) run against the embedded stack through the
@@ -38,6 +42,7 @@ const data = (res: APIGatewayProxyStructuredResultV2) => JSON.parse(res.body as 
 describe('the synthesized Lambda bundles', () => {
   let ingest: Handler;
   let api: Handler;
+  let aggregate: (event: DynamoDBStreamEvent) => Promise<void>;
 
   beforeAll(async () => {
     useStackEnvironment();
@@ -47,11 +52,11 @@ describe('the synthesized Lambda bundles', () => {
     });
     const { app, stack } = buildApp(new App({ context: { stage: 'bundletest' } }));
     app.synth({ validateOnSynthesis: false });
-    const load = async (name: 'ingest' | 'api') => {
+    const load = async <H = Handler>(name: 'ingest' | 'api' | 'aggregate') => {
       const code = stack.functions[name].fn.node.findChild('Code') as Asset;
-      return ((await import(pathToFileURL(join(app.outdir, code.assetPath, 'index.mjs')).href)) as { handler: Handler }).handler;
+      return ((await import(pathToFileURL(join(app.outdir, code.assetPath, 'index.mjs')).href)) as { handler: H }).handler;
     };
-    [ingest, api] = await Promise.all([load('ingest'), load('api')]);
+    [ingest, api, aggregate] = await Promise.all([load('ingest'), load('api'), load<typeof aggregate>('aggregate')]);
   }, 180_000);
 
   it('creates a tenant and key, ingests a run and reads it back, all through the bundles', async () => {
@@ -73,6 +78,34 @@ describe('the synthesized Lambda bundles', () => {
     expect(got.run).toMatchObject({ runId: 'bundle-run', repo: 'web', status: 'succeeded', inputTokens: 1_000_000, durationMs: 60_000 });
     expect(got.run.costUsd).toBeGreaterThan(0);
     expect(got.steps).toHaveLength(1);
+  });
+
+  it('folds a run change of the runs stream into the day cells through the bundled aggregator, once however often it is delivered', async () => {
+    const op = stackInfo().operatorToken;
+    const tenant = data(await api(event('POST', '/trpc/admin.tenants.create', { name: 'bundled-stream' }, op)));
+    const { key } = data(await api(event('POST', '/trpc/admin.keys.create', { tenantId: tenant.tenantId, scopes: ['read'] }, op)));
+    // a run item as ingest writes it, delivered as Lambda delivers the stream (images in JSON, bytes in base64)
+    const at = Date.parse('2026-11-20T10:00:00Z');
+    const state = applyEvents(undefined, 'streamed', [
+      { type: 'run', eventId: 'r', runId: 'streamed', at, run: { repo: 'web', status: 'succeeded' }, redactions: 0 },
+      { type: 'step', eventId: 's', runId: 'streamed', redactions: 0, costNanos: 250_000_000, step: { stepId: 's1', kind: 'llm', name: 'chat', startedAt: at, status: 'ok', model: 'gpt-5' } },
+    ] as PricedEvent[]);
+    const item = encodeRun(tenant.tenantId, { state, ver: 1, ttl: 0, ev: new Set(), chunks: [], inline: [], retentionDays: 3650 });
+    const record = lambdaRecord(
+      {
+        eventID: `bundle-${Date.now()}`,
+        eventName: 'INSERT',
+        dynamodb: { ApproximateCreationDateTime: new Date(), Keys: marshall({ pk: item.pk, sk: item.sk }), NewImage: marshall(item), SequenceNumber: '1', StreamViewType: 'NEW_AND_OLD_IMAGES' },
+      },
+      'arn:aws:dynamodb:us-east-1:000000000000:table/lidless-runs/stream/bundle',
+    );
+
+    await aggregate({ Records: [record] });
+    await aggregate({ Records: [record] });
+
+    const input = encodeURIComponent(JSON.stringify({ tenantId: tenant.tenantId, from: '2026-11-20T00:00:00Z', to: '2026-11-21T00:00:00Z', groupBy: 'repo' }));
+    const rollup = data(await api(event('GET', '/trpc/costs.rollup', undefined, key, `input=${input}`)));
+    expect(rollup.rows).toEqual([expect.objectContaining({ key: 'web', runs: 1, costUsd: 0.25 })]);
   });
 
   it('answers 401 from the bundled ingest for an unknown key', async () => {
