@@ -204,7 +204,12 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       return;
     }
     if (path.startsWith('/v1/')) {
-      writeResult(res, await ingestFn.handler(toEvent(req, body, 'ANY /v1/{proxy+}')));
+      const result = await ingestFn.handler(toEvent(req, body, 'ANY /v1/{proxy+}'));
+      // locally an ingest answer waits for the stream (a poll, ~0.1 s), so every query, rollups
+      // included, sees what was answered 2xx, as the contract's consistency section says; in AWS the
+      // rollups follow within the stream's batching window (README)
+      if (poller && (result.statusCode ?? 200) < 300) await settle();
+      writeResult(res, result);
     } else if (path.startsWith('/trpc/')) {
       writeResult(res, await apiFn.handler(toEvent(req, body, 'ANY /trpc/{proxy+}')));
     } else {

@@ -125,6 +125,8 @@ export async function costRollup(s: Stores, q: RollupInput, now: number) {
     }
   }
   const rows = [...groups.entries()]
+    // a run that moved to another cell (its repo arrived late) leaves zeros behind: not a row
+    .filter(([, a]) => FIELDS.some((f) => a[f] !== 0))
     .map(([k, a]) => row(k, a))
     .sort((a, b) => (q.groupBy === 'day' ? a.key.localeCompare(b.key) : b.costUsd - a.costUsd || a.key.localeCompare(b.key)));
   return { rows, totals: row('total', totals), consumedReadUnits: consumedUnits };
