@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Meter } from './meter.ts';
+import type { StackEndpoints } from '../local/stack.ts';
 import { TABLES, tableName } from '../shared/tables.ts';
 import { callApi, type Handler } from './apigw.ts';
 
@@ -12,14 +13,7 @@ import { callApi, type Handler } from './apigw.ts';
  * process) and, in this process, the Lambda handlers pointed at it, as a warm Lambda would be, with a
  * meter on the AWS clients they use. Webhook deliveries go through the local in-process queue.
  */
-export interface StackInfo {
-  url: string;
-  operatorToken: string;
-  dynamoEndpoint: string;
-  s3Endpoint: string;
-  tablePrefix: string;
-  bucket: string;
-}
+export type StackInfo = StackEndpoints;
 
 export interface Backend {
   info: StackInfo;

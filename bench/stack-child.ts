@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startStack } from '../local/stack.ts';
+import { endpointsOf, startStack } from '../local/stack.ts';
 
 /**
  * The embedded stack in a process of its own. The S3 server runs inside the stack's process, so the
@@ -35,11 +35,4 @@ process.on('message', (m) => {
 process.on('disconnect', () => void stop());
 process.on('SIGTERM', () => void stop());
 
-process.send!({
-  url: stack.url,
-  operatorToken: stack.operatorToken,
-  dynamoEndpoint: stack.dynamoEndpoint,
-  s3Endpoint: stack.s3Endpoint,
-  tablePrefix: stack.tablePrefix,
-  bucket: stack.bucket,
-});
+process.send!(endpointsOf(stack));

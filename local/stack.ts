@@ -36,14 +36,23 @@ export interface StackOptions {
   log?: (line: string) => void;
 }
 
-export interface RunningStack {
+/** Where a running stack's parts are: what another process needs to run the handlers against it. */
+export interface StackEndpoints {
   url: string;
   operatorToken: string;
-  operatorTokenFile?: string;
   dynamoEndpoint: string;
   s3Endpoint: string;
   tablePrefix: string;
   bucket: string;
+}
+
+/** The endpoints alone (plain data, to send to another process). */
+export function endpointsOf(s: StackEndpoints): StackEndpoints {
+  return { url: s.url, operatorToken: s.operatorToken, dynamoEndpoint: s.dynamoEndpoint, s3Endpoint: s.s3Endpoint, tablePrefix: s.tablePrefix, bucket: s.bucket };
+}
+
+export interface RunningStack extends StackEndpoints {
+  operatorTokenFile?: string;
   /** runs the scheduled evaluator once, now (tests and the CLI use it instead of waiting a minute) */
   evaluateNow(): Promise<void>;
   /** resolves once every run change written so far is in the day cells (rollups lag ingest by the stream) */

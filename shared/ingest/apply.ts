@@ -3,7 +3,7 @@ import { BatchExecuteStatementCommand, TransactWriteCommand } from '@aws-sdk/lib
 import type { Stores } from '../store/clients.ts';
 import type { AlertRule, Tenant } from '../store/control-table.ts';
 import { applyEvents, type PricedEvent, type RunState } from '../aggregate/run-state.ts';
-import { encodeRun, encodeSteps, getRuns, chunkId, chunkPartition, chunkSortKey, putChunks, runWriteStatement, tracePartition, runSortKey, type StoredRun } from '../store/runs-table.ts';
+import { encodeRun, encodeSteps, getRuns, chunkId, chunkPartition, chunkSortKey, putChunks, writeStatement, tracePartition, runSortKey, type StoredRun } from '../store/runs-table.ts';
 import { eventHash, type InlinePart } from '../store/run-item.ts';
 import { rawKey } from '../store/raw-bucket.ts';
 import { windowCounterUpdate } from '../store/rollups-table.ts';
@@ -254,9 +254,9 @@ async function writePlain(s: Stores, plans: RunPlan[]): Promise<{ done: RunPlan[
   const retry: RunPlan[] = [];
   const statements: { plan?: RunPlan; statement: { Statement: string; Parameters: unknown[] } }[] = [];
   for (const p of plans) {
-    statements.push({ plan: p, statement: runWriteStatement(s.tables.runs, p.item!, p.readVer) });
+    statements.push({ plan: p, statement: writeStatement(s.tables.runs, p.item!, p.readVer) });
     // a trace pointer that exists already is what we wanted: its errors are ignored
-    if (p.trace) statements.push({ statement: runWriteStatement(s.tables.runs, p.trace, undefined) });
+    if (p.trace) statements.push({ statement: writeStatement(s.tables.runs, p.trace, undefined) });
   }
   for (let i = 0; i < statements.length; i += MAX_STATEMENTS) {
     const slice = statements.slice(i, i + MAX_STATEMENTS);

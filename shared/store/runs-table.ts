@@ -65,7 +65,7 @@ export function decodeRun(item: Record<string, NativeAttributeValue>): StoredRun
  * conditional on the version that was read. Either fails on a concurrent writer, whose work the caller
  * then re-reads.
  */
-export function runWriteStatement(table: string, item: Record<string, NativeAttributeValue>, readVer: number | undefined): { Statement: string; Parameters: NativeAttributeValue[] } {
+export function writeStatement(table: string, item: Record<string, NativeAttributeValue>, readVer: number | undefined): { Statement: string; Parameters: NativeAttributeValue[] } {
   if (readVer === undefined) {
     const names = Object.keys(item);
     return { Statement: `INSERT INTO "${table}" VALUE {${names.map((n) => `'${n}': ?`).join(', ')}}`, Parameters: names.map((n) => item[n]) };

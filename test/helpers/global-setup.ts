@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { startStack, type RunningStack } from '../../local/stack.ts';
+import { endpointsOf, startStack, type RunningStack, type StackEndpoints } from '../../local/stack.ts';
 
 /**
  * One embedded stack (DynamoDB Local, S3 server, the handlers behind HTTP) per test run, on free ports
@@ -10,14 +10,7 @@ import { startStack, type RunningStack } from '../../local/stack.ts';
  */
 declare module 'vitest' {
   export interface ProvidedContext {
-    stack: {
-      url: string;
-      operatorToken: string;
-      dynamoEndpoint: string;
-      s3Endpoint: string;
-      tablePrefix: string;
-      bucket: string;
-    };
+    stack: StackEndpoints;
   }
 }
 
@@ -34,14 +27,7 @@ export async function setup(project: TestProject): Promise<void> {
     evaluateEveryMs: 0,
     env: { LIDLESS_WEBHOOK_BASE_DELAY_MS: '50', LIDLESS_WEBHOOK_TIMEOUT_MS: '1000', LIDLESS_AUTH_CACHE_MS: '1000' },
   });
-  project.provide('stack', {
-    url: stack.url,
-    operatorToken: stack.operatorToken,
-    dynamoEndpoint: stack.dynamoEndpoint,
-    s3Endpoint: stack.s3Endpoint,
-    tablePrefix: stack.tablePrefix,
-    bucket: stack.bucket,
-  });
+  project.provide('stack', endpointsOf(stack));
 }
 
 export async function teardown(): Promise<void> {
