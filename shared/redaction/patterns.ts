@@ -39,12 +39,15 @@ export interface Rule {
   kind: RedactionKind;
   /** substrings of which one must be present for the rule to match: the cheap check that skips the regex */
   triggers: readonly string[];
+  /** the triggers (lower case) are words found in any case, as the rule's regex finds them */
+  anyCase?: boolean;
   apply(input: string): Replaced;
 }
 
 /** Whether one of the rule's triggers is in `input`. */
 export function hasTrigger(rule: Rule, input: string): boolean {
-  for (const trigger of rule.triggers) if (input.includes(trigger)) return true;
+  const text = rule.anyCase ? input.toLowerCase() : input;
+  for (const trigger of rule.triggers) if (text.includes(trigger)) return true;
   return false;
 }
 
@@ -56,7 +59,8 @@ export function hasTrigger(rule: Rule, input: string): boolean {
 export function anyTriggerTest(rules: readonly Rule[]): RegExp {
   const triggers = [...new Set(rules.flatMap((rule) => rule.triggers))];
   const needed = triggers.filter((t) => !triggers.some((other) => other !== t && t.includes(other)));
-  return new RegExp(needed.map((t) => t.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&')).join('|'));
+  // case-blind, for the rules whose words may come in any case; the others check their own case after
+  return new RegExp(needed.map((t) => t.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&')).join('|'), 'i');
 }
 
 /** The shortest string any rule can match ("a@b.co", "://:x@"); anything shorter is returned as is. */
@@ -71,6 +75,7 @@ function regexRule(kind: RedactionKind, triggers: readonly string[], pattern: Re
   return {
     kind,
     triggers,
+    anyCase: pattern.ignoreCase,
     apply(input) {
       let count = 0;
       const value = input.replace(pattern, (...args: unknown[]) => {
@@ -134,7 +139,7 @@ export const RULES: readonly Rule[] = [
   { kind: 'private_key', triggers: [PEM_BEGIN], apply: redactPrivateKeys },
   regexRule(
     'aws_secret_access_key',
-    ['ecret', 'ECRET'],
+    ['secret'],
     // aws_secret_access_key=…, AWS_SECRET_ACCESS_KEY: "…", "SecretAccessKey": "…", also JSON-escaped quotes
     /(?<keep>(?:aws[_-]?)?secret[_-]?access[_-]?key[\\"']{0,2}[ \t]{0,8}[:=][ \t]{0,8}[\\"']{0,2})(?!\[REDACTED:)[A-Za-z0-9/+]{16,}/gi,
   ),
@@ -159,7 +164,7 @@ export const RULES: readonly Rule[] = [
   ),
   regexRule(
     'bearer_token',
-    ['earer', 'EARER'],
+    ['bearer'],
     // a token has a digit somewhere; "Bearer authentication" is prose
     /(?<keep>\bbearer[ \t]{1,8})(?=[A-Za-z._~+/=-]{0,256}[0-9])[A-Za-z0-9._~+/=-]{8,}/gi,
   ),

@@ -91,6 +91,15 @@ describe('redactString: each kind', () => {
     );
   });
 
+  it('finds the Bearer and secret-key words in any case, as typed or mangled', () => {
+    expect(redactString('authorization: BeArEr abc123DEF456ghi789', off).value).toBe('authorization: BeArEr [REDACTED:bearer_token]');
+    expect(redactString(`SeCrEt_AcCeSs_KeY=${AWS_SECRET}`, off).value).toBe('SeCrEt_AcCeSs_KeY=[REDACTED:aws_secret_access_key]');
+    expect(redactDeep({ header: 'BEARER 0a1b2c3d4e5f', env: `AWS_SECRET_access_KEY: ${AWS_SECRET}` }, off).value).toEqual({
+      header: 'BEARER [REDACTED:bearer_token]',
+      env: 'AWS_SECRET_access_KEY: [REDACTED:aws_secret_access_key]',
+    });
+  });
+
   it('names the precise kind when a known key is sent as a Bearer token', () => {
     expect(redactString(`Authorization: Bearer ${SECRETS.jwt}`, off).value).toBe(
       'Authorization: Bearer [REDACTED:jwt]',
