@@ -11,6 +11,7 @@ import { windowDeltas, type WindowDelta } from '../alerts/window-counters.ts';
 import { alertPut, alertSortKey, type AlertPayload } from '../store/alerts-table.ts';
 import { eventFirings, runFirings, type Firing } from '../alerts/rules.ts';
 import { toStepRecord } from './steps.ts';
+import { runCache } from './run-cache.ts';
 import { UnavailableError } from '../errors.ts';
 
 /**
@@ -36,6 +37,10 @@ import { UnavailableError } from '../errors.ts';
  * transaction holds at most 100 items: when one run's events of a request would need more (many failed
  * assertions or error logs firing alerts, say), they are applied in order over several transactions,
  * each exactly-once by itself.
+ *
+ * The state a run is planned from is usually not read: a run this process committed last comes from
+ * its cache, and a run it has not seen is guessed new (run-cache.ts). Either is checked by the write's
+ * condition like a read would be; when the condition fails, the run is read.
  *
  * Steps stay in the run item while it fits in one write unit; then they move to step chunk items, one
  * per run and request, written just before the run (their key is fixed by the request, so a retry
@@ -86,6 +91,8 @@ interface RunPlan {
   after?: RunState;
   /** the version read (undefined: the run is new) */
   readVer?: number;
+  /** the run as this plan writes it */
+  next?: StoredRun;
   item?: Record<string, unknown>;
   /** step chunks, written before the run (idempotent puts) */
   chunks: Record<string, unknown>[];
@@ -179,6 +186,7 @@ function plan(s: Stores, input: ApplyInput, runId: string, itemIdx: number[], st
   if (itemBytes(item) > MAX_RUN_ITEM_BYTES) return { ...p, fresh: [], tooLarge: fresh };
   p.after = after;
   p.readVer = stored?.ver;
+  p.next = next;
   p.item = item;
   p.windows = windowDeltas(input.rules, before, after, events);
   if (after.traceId && after.traceId !== before?.traceId) {
@@ -277,6 +285,29 @@ function isContention(err: unknown): boolean {
   return name === 'TransactionCanceledException' || name === 'TransactionConflictException' || name === 'ConditionalCheckFailedException';
 }
 
+/**
+ * The stored state of each run to plan from: this process's last commit of it, nothing for a run
+ * guessed new, or a strongly consistent read (run-cache.ts says when). Reads of runs that were neither
+ * cached nor stale teach the cache how often unseen runs exist.
+ */
+async function knownRuns(s: Stores, tenantId: string, runIds: readonly string[], stale: ReadonlySet<string>, guessed: Set<string>): Promise<Map<string, StoredRun>> {
+  const out = new Map<string, StoredRun>();
+  const unseen: string[] = [];
+  const toRead: string[] = [];
+  for (const runId of runIds) {
+    const cached = stale.has(runId) ? undefined : runCache.get(tenantId, runId);
+    if (cached) out.set(runId, cached);
+    else if (stale.has(runId)) toRead.push(runId);
+    else if (runCache.guessNew(tenantId)) guessed.add(runId);
+    else unseen.push(runId);
+  }
+  if (toRead.length + unseen.length === 0) return out;
+  const read = await getRuns(s, tenantId, [...toRead, ...unseen]);
+  for (const runId of unseen) runCache.learn(tenantId, read.has(runId));
+  for (const [runId, run] of read) out.set(runId, run);
+  return out;
+}
+
 export async function applyToIndex(s: Stores, input: ApplyInput): Promise<ApplyResult> {
   const tenantId = input.tenant.tenantId;
   const outcome: ApplyResult['outcome'] = input.items.map(() => 'duplicate');
@@ -294,8 +325,13 @@ export async function applyToIndex(s: Stores, input: ApplyInput): Promise<ApplyR
   const runs: RunState[] = [];
   let contended = 0;
 
+  /** runs whose last write failed its condition (or that were guessed new wrongly): read them */
+  const stale = new Set<string>();
+  /** runs planned as new without a read */
+  const guessed = new Set<string>();
+
   while (pending.length > 0) {
-    const stored = await getRuns(s, tenantId, pending);
+    const stored = await knownRuns(s, tenantId, pending, stale, guessed);
     const plans = pending.map((runId) => fittingPlan(s, input, runId, byRun.get(runId)!, stored.get(runId), parts.get(runId) ?? 0));
     const retry: string[] = [];
     const next: string[] = [];
@@ -306,6 +342,9 @@ export async function applyToIndex(s: Stores, input: ApplyInput): Promise<ApplyR
       next.push(p.runId);
     };
     const committed = (p: RunPlan) => {
+      if (guessed.delete(p.runId)) runCache.learn(tenantId, false);
+      stale.delete(p.runId);
+      runCache.set(tenantId, p.runId, p.next!);
       for (const i of p.fresh) outcome[i] = 'accepted';
       for (const i of p.dups) outcome[i] = 'duplicate';
       alerts.push(...p.alerts);
@@ -341,6 +380,11 @@ export async function applyToIndex(s: Stores, input: ApplyInput): Promise<ApplyR
       }
     } catch (err) {
       throw new UnavailableError('the index could not be written; retry the request', { cause: err });
+    }
+    for (const runId of retry) {
+      if (guessed.delete(runId)) runCache.learn(tenantId, true);
+      runCache.forget(tenantId, runId);
+      stale.add(runId);
     }
     if (retry.length > 0) {
       if (++contended >= MAX_ATTEMPTS) throw new UnavailableError('the index is contended; retry the request');
