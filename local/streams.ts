@@ -204,7 +204,8 @@ export class StreamPoller {
       ).ShardIterator;
       let exhausted = false;
       let cut = false;
-      // one read, except for a batch left in flight by a restart: read on to its last record, no further
+      // reads on while records come, up to a full batch (as Lambda fills its batches); a batch left in
+      // flight by a restart is read on to its last record, no further
       while (shard.iterator && shard.gathered.length < this.batchSize) {
         // GetRecords returns at most 1000 records
         const want = Math.min(1000, this.batchSize - shard.gathered.length);
@@ -214,7 +215,10 @@ export class StreamPoller {
         shard.gathered.push(...got);
         shard.iterator = res.NextShardIterator;
         exhausted = got.length < want;
-        if (!pos.pending) break;
+        if (!pos.pending) {
+          if (exhausted) break;
+          continue;
+        }
         const end = shard.gathered.findIndex((r) => r.dynamodb?.SequenceNumber === pos.pending!.last);
         if (end >= 0) {
           cut = end < shard.gathered.length - 1;
