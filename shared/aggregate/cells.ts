@@ -56,10 +56,22 @@ export function dayOf(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
 
+/** Hashes already made: a tenant's runs share few combinations, and each is hashed for every cell it touches. */
+const hashed = new Map<string, string>();
+const MAX_HASHED = 50_000;
+
 export function dimsHash(d: CellDims): string {
-  return createHash('sha256').update(JSON.stringify([d.repo, d.agent, d.branch, d.outcome])).digest('base64url').slice(0, 16);
+  const json = JSON.stringify([d.repo, d.agent, d.branch, d.outcome]);
+  let hash = hashed.get(json);
+  if (hash === undefined) {
+    hash = createHash('sha256').update(json).digest('base64url').slice(0, 16);
+    if (hashed.size >= MAX_HASHED) hashed.clear();
+    hashed.set(json, hash);
+  }
+  return hash;
 }
-const cellId = (ref: CellRef) => `${ref.day}|${ref.summary ? `${ref.summary}|` : ''}${dimsHash(ref.dims)}`;
+/** The id of a cell or summary in a CellMap (`<day>|[<summary kind>|]<dims hash>`). */
+export const cellId = (ref: CellRef) => `${ref.day}|${ref.summary ? `${ref.summary}|` : ''}${dimsHash(ref.dims)}`;
 
 function add(map: CellMap, ref: CellRef, counters: Counters): void {
   const id = cellId(ref);
@@ -116,20 +128,31 @@ export function diffContributions(before: CellMap, after: CellMap): CellMap {
   return out;
 }
 
+const ANY_DIMS: CellDims = { repo: ANY, agent: ANY, branch: ANY, outcome: ANY };
+
+/**
+ * The day summaries a combination cell moves, with the counters each takes: the total all of them,
+ * the per-dimension ones all but the per-model counters. Linear, so the summaries of a sum of cells
+ * are the sum of their summaries.
+ */
+export function summariesOf(ref: CellRef, counters: Counters): { ref: CellRef; counters: Counters }[] {
+  const plain = Object.fromEntries(Object.entries(counters).filter(([k]) => !k.startsWith(MODEL_PREFIX)));
+  return [
+    { ref: { day: ref.day, dims: ANY_DIMS, summary: 'T' }, counters },
+    ...(['repo', 'agent', 'branch', 'outcome'] as const).map((kind) => ({ ref: { day: ref.day, dims: { ...ANY_DIMS, [kind]: ref.dims[kind] }, summary: kind }, counters: plain })),
+  ];
+}
+
 /** The day summaries that `cells` (deltas of combination cells) move. */
 export function summaries(cells: CellMap): CellMap {
   const out: CellMap = new Map();
-  const any: CellDims = { repo: ANY, agent: ANY, branch: ANY, outcome: ANY };
   for (const { ref, counters } of cells.values()) {
     if (ref.summary) continue;
-    add(out, { day: ref.day, dims: any, summary: 'T' }, counters);
-    const plain = Object.fromEntries(Object.entries(counters).filter(([k]) => !k.startsWith(MODEL_PREFIX)));
-    for (const kind of ['repo', 'agent', 'branch', 'outcome'] as const) {
-      add(out, { day: ref.day, dims: { ...any, [kind]: ref.dims[kind] }, summary: kind }, plain);
-    }
+    for (const s of summariesOf(ref, counters)) add(out, s.ref, s.counters);
   }
   return out;
 }
+
 
 /** Sums several runs' deltas into one map (a transaction touches each cell once). */
 export function mergeInto(target: CellMap, more: CellMap): void {

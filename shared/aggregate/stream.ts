@@ -1,6 +1,6 @@
 import type { NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
 import { decodeRun, isRunItemKey } from '../store/runs-table.ts';
-import { contributions, diffContributions, summaries, type CellRef, type Counters } from './cells.ts';
+import { cellId, contributions, diffContributions, summariesOf, type CellRef, type Counters } from './cells.ts';
 
 /**
  * Folds the runs table's stream into day-cell deltas. Pure: the same records give the same deltas,
@@ -45,6 +45,16 @@ function tenantOf(pk: string): string {
   return pk.slice(0, pk.length - '#RUNS'.length);
 }
 
+function addDelta(cells: Map<string, CellDelta>, id: string, ref: CellRef, counters: Counters, ttl: number): void {
+  const cur = cells.get(id);
+  if (!cur) {
+    cells.set(id, { ref, counters: { ...counters }, ttl });
+    return;
+  }
+  for (const [k, v] of Object.entries(counters)) cur.counters[k] = (cur.counters[k] ?? 0) + v;
+  cur.ttl = Math.max(cur.ttl, ttl);
+}
+
 export function dayCellDeltas(records: readonly StreamImageRecord[]): TenantCellDeltas {
   const out: TenantCellDeltas = new Map();
   for (const r of records) {
@@ -61,16 +71,13 @@ export function dayCellDeltas(records: readonly StreamImageRecord[]): TenantCell
     const tenantId = tenantOf(pk);
     const cells = out.get(tenantId) ?? new Map<string, CellDelta>();
     out.set(tenantId, cells);
-    // the day summaries move with the cells (unfiltered rollups read them instead of every cell)
-    for (const [id, { ref, counters }] of [...delta, ...summaries(delta)]) {
-      const ttl = cellTtl(ref, after.retentionDays, r.createdAtMs);
-      const cur = cells.get(id);
-      if (!cur) {
-        cells.set(id, { ref, counters: { ...counters }, ttl });
-        continue;
-      }
-      for (const [k, v] of Object.entries(counters)) cur.counters[k] = (cur.counters[k] ?? 0) + v;
-      cur.ttl = Math.max(cur.ttl, ttl);
+    for (const [id, { ref, counters }] of delta) addDelta(cells, id, ref, counters, cellTtl(ref, after.retentionDays, r.createdAtMs));
+  }
+  // the day summaries move with the cells (unfiltered rollups read them instead of every cell): from
+  // the batch's sums, as they are linear, each kept as long as the longest-kept cell it sums
+  for (const cells of out.values()) {
+    for (const cell of [...cells.values()]) {
+      for (const s of summariesOf(cell.ref, cell.counters)) addDelta(cells, cellId(s.ref), s.ref, s.counters, cell.ttl);
     }
   }
   // changes that cancel out within the batch (a run moved there and back) leave nothing to write
