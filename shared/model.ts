@@ -38,6 +38,8 @@ export interface Usage {
 /** Run-level fields an event may carry; merged into the run (first non-empty value of each wins, see aggregate). */
 export interface RunFields {
   agent?: string;
+  /** the agent is only a stand-in (`service.name`, or the adapter's default), which a named agent replaces */
+  agentFallback?: boolean;
   repo?: string;
   branch?: string;
   commit?: string;

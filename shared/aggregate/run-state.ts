@@ -27,6 +27,8 @@ export interface RunState extends StepCounters {
   runId: string;
   traceId?: string;
   agent?: string;
+  /** the agent came from a stand-in (RunFields.agentFallback): the first named agent replaces it */
+  agentFallback?: boolean;
   repo?: string;
   branch?: string;
   commit?: string;
@@ -109,10 +111,16 @@ function addInto(target: Record<string, number[]>, key: string, c: StepCounters)
 
 /** Explicit values (run events, root spans) replace; fields seen on other events only fill blanks. */
 function mergeFields(s: RunState, f: RunFields, explicit: boolean): void {
-  for (const k of ['agent', 'repo', 'branch', 'commit', 'traceId', 'outcome'] as const) {
+  for (const k of ['repo', 'branch', 'commit', 'traceId', 'outcome'] as const) {
     const v = f[k];
     if (v === undefined || v === '') continue;
     if (explicit || s[k] === undefined) (s as unknown as Record<string, unknown>)[k] = v;
+  }
+  // whichever span arrives first, a named agent (gen_ai.agent.name) wins over a service name
+  if (f.agent && (explicit || s.agent === undefined || (s.agentFallback && !f.agentFallback))) {
+    s.agent = f.agent;
+    if (f.agentFallback && !explicit) s.agentFallback = true;
+    else delete s.agentFallback;
   }
   if (f.startedAt !== undefined) s.startedAt = Math.min(s.startedAt, f.startedAt);
   if (f.endedAt !== undefined) {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { NormalizedEvent, ParsedItem, StepInput } from '../../shared/model.ts';
 import { parseTraces } from '../../shared/formats/otlp/index.ts';
 import { BadRequestError } from '../../shared/errors.ts';
+import { applyEvents, type PricedEvent } from '../../shared/aggregate/run-state.ts';
 
 // Builders for OTLP JSON export requests, as an OpenTelemetry SDK would send them.
 type AnyValue = Record<string, unknown>;
@@ -161,12 +162,27 @@ describe('parseTraces: a GenAI agent trace', () => {
     // A child span starts the run no later than itself and says nothing about its end.
     expect(s['chat gpt-4o']!.event.run).toEqual({
       agent: 'fixer-service',
+      agentFallback: true,
       repo: 'acme/web',
       branch: 'main',
       commit: '9fceb02',
       traceId: TRACE_HEX,
       startedAt: T0 + 1000,
     });
+  });
+
+  it("names the run's agent after gen_ai.agent.name whichever span arrives first, not after service.name", () => {
+    const items = parseTraces(genAiTrace, T0).items;
+    const priced = (list: ParsedItem[]) => list.map((i) => ({ ...i.event, redactions: 0 }) as PricedEvent);
+    const root = items.filter((i) => i.event.type === 'step' && i.event.step.stepId === ROOT);
+    const children = items.filter((i) => !root.includes(i));
+
+    const childrenFirst = applyEvents(applyEvents(undefined, 'conv-42', priced(children)), 'conv-42', priced(root));
+    const rootFirst = applyEvents(applyEvents(undefined, 'conv-42', priced(root)), 'conv-42', priced(children));
+    const together = applyEvents(undefined, 'conv-42', priced([...children, ...root]));
+    for (const run of [childrenFirst, rootFirst, together]) expect(run.agent).toBe('fixer');
+    // a trace without a named agent keeps its service name
+    expect(applyEvents(undefined, 'conv-42', priced(children)).agent).toBe('fixer-service');
   });
 
   it('keeps the span raw in OTLP JSON form with lowercase hex ids and its resource attributes', () => {

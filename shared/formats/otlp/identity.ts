@@ -33,13 +33,15 @@ export function runFieldsFrom(sets: readonly Attributes[], defaultAgent?: string
   const repo = pick(['vcs.repository.name', 'lidless.repo']);
   const branch = pick(['vcs.ref.head.name', 'lidless.branch']);
   const commit = pick(['vcs.ref.head.revision', 'lidless.commit']);
-  const agent = pick(['gen_ai.agent.name']) ?? serviceName(sets) ?? defaultAgent;
+  const named = pick(['gen_ai.agent.name']);
+  const agent = named ?? serviceName(sets) ?? defaultAgent;
   const outcome = pick(['lidless.outcome']);
   const status = pick(['lidless.run.status']);
   if (repo) fields.repo = repo;
   if (branch) fields.branch = branch;
   if (commit) fields.commit = commit;
   if (agent) fields.agent = agent;
+  if (agent && !named) fields.agentFallback = true;
   if (outcome && (OUTCOMES as readonly string[]).includes(outcome)) fields.outcome = outcome as Outcome;
   if (status && (RUN_STATUSES as readonly string[]).includes(status)) fields.status = status as RunStatus;
   return fields;
