@@ -1,7 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { api, newTenant, operator, stackInfo } from '../helpers/stack.ts';
-import { kv, nanos, str } from '../fixtures/agent-exports.ts';
+import { kv, nanos, str } from '../fixtures/otlp-json.ts';
 import { rawKeys, tenantItems } from '../fixtures/stored.ts';
 import { decodePartialSuccess, decodeStatus, protobufLogs } from '../fixtures/otlp-protobuf.ts';
 

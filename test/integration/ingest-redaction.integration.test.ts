@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { api, ingest, newTenant, operator, stackInfo } from '../helpers/stack.ts';
-import { int, kv, nanos, str } from '../fixtures/agent-exports.ts';
+import { int } from '../fixtures/agent-exports.ts';
+import { kv, nanos, str } from '../fixtures/otlp-json.ts';
 import { allItems, itemJson, rawObjects } from '../fixtures/stored.ts';
 
 /**

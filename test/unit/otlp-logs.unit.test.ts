@@ -2,14 +2,10 @@ import { describe, expect, it } from 'vitest';
 import type { NormalizedEvent, ParsedBatch } from '../../shared/model.ts';
 import { parseLogs } from '../../shared/formats/otlp/index.ts';
 
-// Builders for OTLP JSON log exports as the coding agents send them.
-type AnyValue = Record<string, unknown>;
-const str = (stringValue: string): AnyValue => ({ stringValue });
-const int = (intValue: string | number): AnyValue => ({ intValue });
-const kv = (attrs: Record<string, AnyValue>) => Object.entries(attrs).map(([key, value]) => ({ key, value }));
+import { kv, nanos as ns, str, type AnyValue } from '../fixtures/otlp-json.ts';
 
+const int = (intValue: string | number): AnyValue => ({ intValue });
 const T0 = Date.UTC(2026, 0, 15, 10, 0, 0);
-const ns = (ms: number) => `${ms}000000`;
 
 function record(attrs: Record<string, AnyValue>, at: number, extra: Record<string, unknown> = {}) {
   return { timeUnixNano: ns(at), observedTimeUnixNano: ns(at + 3), attributes: kv(attrs), ...extra };

@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseMetrics } from '../../shared/formats/otlp/index.ts';
 
-type AnyValue = Record<string, unknown>;
-const str = (stringValue: string): AnyValue => ({ stringValue });
-const kv = (attrs: Record<string, AnyValue>) => Object.entries(attrs).map(([key, value]) => ({ key, value }));
+import { kv, str, type AnyValue } from '../fixtures/otlp-json.ts';
 
 const T0 = Date.UTC(2026, 0, 15, 10, 0, 0);
 const ns = (ms: number) => `${ms}000000`;

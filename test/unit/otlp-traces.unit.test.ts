@@ -4,14 +4,10 @@ import { parseTraces } from '../../shared/formats/otlp/index.ts';
 import { BadRequestError } from '../../shared/errors.ts';
 import { applyEvents, type PricedEvent } from '../../shared/aggregate/run-state.ts';
 
-// Builders for OTLP JSON export requests, as an OpenTelemetry SDK would send them.
-type AnyValue = Record<string, unknown>;
-const str = (stringValue: string): AnyValue => ({ stringValue });
-const int = (intValue: string | number): AnyValue => ({ intValue });
-const kv = (attrs: Record<string, AnyValue>) => Object.entries(attrs).map(([key, value]) => ({ key, value }));
+import { kv, nanos as ns, str, type AnyValue } from '../fixtures/otlp-json.ts';
 
+const int = (intValue: string | number): AnyValue => ({ intValue });
 const T0 = Date.UTC(2026, 0, 15, 10, 0, 0);
-const ns = (ms: number) => `${ms}000000`;
 const TRACE = '5B8EFFF798038103D269B633813FC60C';
 const TRACE_HEX = TRACE.toLowerCase();
 
