@@ -23,7 +23,7 @@ export interface CellRef {
   /** `YYYY-MM-DD` */
   day: string;
   dims: CellDims;
-  /** set on a day summary (see `summaries`): which dimension it keeps, the others being `*` */
+  /** set on a day summary (see `summariesOf`): which dimension it keeps, the others being `*` */
   summary?: SummaryKind;
 }
 
@@ -143,21 +143,8 @@ export function summariesOf(ref: CellRef, counters: Counters): { ref: CellRef; c
   ];
 }
 
-/** The day summaries that `cells` (deltas of combination cells) move. */
-export function summaries(cells: CellMap): CellMap {
-  const out: CellMap = new Map();
-  for (const { ref, counters } of cells.values()) {
-    if (ref.summary) continue;
-    for (const s of summariesOf(ref, counters)) add(out, s.ref, s.counters);
-  }
-  return out;
-}
 
 
-/** Sums several runs' deltas into one map (a transaction touches each cell once). */
-export function mergeInto(target: CellMap, more: CellMap): void {
-  for (const { ref, counters } of more.values()) add(target, ref, counters);
-}
 
 /** Histogram bins of run durations for p95: quarter-octaves of milliseconds. */
 export function durationBin(ms: number): number {

@@ -1,5 +1,5 @@
 import type { NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
-import { decodeRun, isRunItemKey } from '../store/runs-table.ts';
+import { decodeRunState, isRunItemKey } from '../store/runs-table.ts';
 import { cellId, contributions, diffContributions, summariesOf, type CellRef, type Counters } from './cells.ts';
 
 /**
@@ -63,8 +63,8 @@ export function dayCellDeltas(records: readonly StreamImageRecord[]): TenantCell
     if (!r.newImage) continue;
     const { pk, sk } = r.newImage;
     if (typeof pk !== 'string' || typeof sk !== 'string' || !isRunItemKey(pk, sk)) continue;
-    const before = r.oldImage && decodeRun(r.oldImage as Record<string, NativeAttributeValue>);
-    const after = decodeRun(r.newImage as Record<string, NativeAttributeValue>);
+    const before = r.oldImage && decodeRunState(r.oldImage as Record<string, NativeAttributeValue>);
+    const after = decodeRunState(r.newImage as Record<string, NativeAttributeValue>);
     const delta = diffContributions(contributions(before?.state), contributions(after.state));
     if (delta.size === 0) continue;
 

@@ -1,6 +1,6 @@
 import type { Stores } from '../store/clients.ts';
 import { readDayCells, type Cell } from '../store/rollups-table.ts';
-import { dayOf, parseModelCounter, type SummaryKind } from '../aggregate/cells.ts';
+import { RUN_COUNTERS, dayOf, parseModelCounter, type SummaryKind } from '../aggregate/cells.ts';
 import { BadRequestError } from '../errors.ts';
 
 /**
@@ -31,7 +31,6 @@ export interface RollupRow {
   costPerUsefulOutcomeUsd: number | null;
 }
 
-const RUN_COUNTERS = ['runs', 'wallTimeMs', 'usefulOutcomes'] as const;
 const STEP_COUNTERS = ['costNanos', 'inputTokens', 'outputTokens', 'cacheReadTokens', 'cacheWriteTokens', 'llmCalls', 'toolCalls', 'errors'] as const;
 const MAX_DAYS = 400;
 

@@ -59,6 +59,12 @@ export function decodeRun(item: Record<string, NativeAttributeValue>): StoredRun
   return { ...unpackBody(item.d as Uint8Array, item.ev as Uint8Array | undefined), ver: Number(item.ver ?? 0), ttl: Number(item.ttl ?? 0) };
 }
 
+/** A run item's state and retention alone, without its event hashes (the stream handler's view). */
+export function decodeRunState(item: Record<string, NativeAttributeValue>): Pick<StoredRun, 'state' | 'retentionDays'> {
+  const { state, retentionDays } = unpackBody(item.d as Uint8Array, undefined);
+  return { state, retentionDays };
+}
+
 /**
  * The PartiQL statement (for BatchExecuteStatement: conditional, but billed as a plain write) that
  * writes an item of this table: an insert that fails if it exists, or (for a run item) a whole update

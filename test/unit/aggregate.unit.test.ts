@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { applyEvents, type PricedEvent } from '../../shared/aggregate/run-state.ts';
-import { contributions, diffContributions, modelCounter, summaries, type CellMap } from '../../shared/aggregate/cells.ts';
+import { contributions, diffContributions, modelCounter, type CellMap } from '../../shared/aggregate/cells.ts';
+import { dayCellDeltas } from '../../shared/aggregate/stream.ts';
+import { encodeRun } from '../../shared/store/runs-table.ts';
 import { windowDeltas } from '../../shared/alerts/window-counters.ts';
 import type { StepInput } from '../../shared/model.ts';
 import type { AlertRule } from '../../shared/store/control-table.ts';
@@ -60,8 +62,9 @@ describe('day summaries', () => {
   it('hold the day total with its models, and one item per value of each dimension that add up to it', () => {
     const a = applyEvents(undefined, 'r1', [step('a', {}, 100), runEvent('e', { repo: 'web', branch: 'main', agent: 'codex', outcome: 'green_build' })]);
     const b = applyEvents(undefined, 'r2', [{ ...step('b', { model: 'm2' }, 300), runId: 'r2' } as PricedEvent, { ...runEvent('f', { repo: 'api', branch: 'main' }), runId: 'r2' } as PricedEvent]);
-    const cells: CellMap = new Map([...contributions(a), ...contributions(b)]);
-    const sums = summaries(cells);
+    // two new runs of one tenant, as the stream delivers them
+    const created = (state: typeof a, i: number) => ({ eventId: `e${i}`, newImage: encodeRun('t', { state, ver: 1, ttl: 0, ev: new Set(), chunks: [], inline: [], retentionDays: 30 }), createdAtMs: T0 });
+    const sums = dayCellDeltas([created(a, 1), created(b, 2)]).get('t')!;
     const of = (kind: string) => [...sums.values()].filter((c) => c.ref.summary === kind);
 
     expect(of('T')).toHaveLength(1);
