@@ -75,13 +75,8 @@ export interface Results {
     /** TransactWriteItems units as DynamoDB Local reported them, per million events (it under-reports; see meter.ts) */
     localReportedTransactUnits: number;
   };
-  query: {
-    runsGetP50Ms: number;
-    runsGetP99Ms: number;
-    runsListP50Ms: number;
-    runsListP99Ms: number;
-    rollupP50Ms: number;
-    rollupP99Ms: number;
+  /** the latencies are the 10× tenant's */
+  query: Pick<QuerySize, 'runsGetP50Ms' | 'runsGetP99Ms' | 'runsListP50Ms' | 'runsListP99Ms' | 'rollupP50Ms' | 'rollupP99Ms'> & {
     rollupReadUnitsSmall: number;
     rollupReadUnitsLarge: number;
     rollupReadRatio: number;
