@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { RunState } from '../aggregate/run-state.ts';
 import type { StepRecord } from '../ingest/steps.ts';
@@ -40,7 +40,8 @@ export interface RunBody {
 const HASH_BYTES = 6;
 
 export function eventHash(eventId: string): string {
-  return createHash('sha256').update(eventId).digest('base64url').slice(0, (HASH_BYTES * 4) / 3);
+  // the one-shot hash: a third of createHash's cost, once per event
+  return hash('sha256', eventId, 'base64url').slice(0, (HASH_BYTES * 4) / 3);
 }
 
 export function packHashes(hashes: Iterable<string>): Uint8Array {
