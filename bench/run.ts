@@ -73,6 +73,8 @@ try {
   if (run.failedInvocations > 0) say(`warning: ${run.failedInvocations} requests did not answer 200`);
   const floorUs = Math.min(floorBefore, floorCpuUs(large.requests));
   const roundTripUs = await roundTripCpuUs(stores().tables.runs);
+  // the fewest requests an ingest can make (raw object, index write), with nothing but the floor's work besides
+  const leastUs = floorUs + 2 * roundTripUs * run.batches;
   const eventsSent = run.events;
   const handlerCpuUs = run.ingestCpuUs + run.aggregateCpuUs;
   say(`  ${round((eventsSent / run.wallMs) * 1000, 0)} events/s; handler ${round(handlerCpuUs / eventsSent, 1)} µs CPU per event, floor ${round(floorUs / eventsSent, 1)} µs`);
@@ -140,6 +142,8 @@ try {
       aggregateCpuUsPerEvent: round(run.aggregateCpuUs / eventsSent, 1),
       sdkRoundTripCpuUs: round(roundTripUs, 0),
       ingestCallsPerEvent: round(run.ingestCalls / eventsSent, 4),
+      leastCpuUsPerEvent: round(leastUs / eventsSent, 1),
+      leastRatioToFloor: round(leastUs / floorUs, 2),
       uniqueEvents: large.uniqueEvents,
       eventsSent,
       duplicates: run.duplicates,
