@@ -172,8 +172,9 @@ function plan(s: Stores, input: ApplyInput, runId: string, itemIdx: number[], st
     chunks: stored?.chunks ?? [],
     inline: stored?.chunks.length ? [] : [...(stored?.inline ?? []), newPart],
   };
-  let item = encodeRun(tenantId, next);
-  if (next.inline.length === 0 || itemBytes(item) > INLINE_ITEM_BYTES) {
+  // a run whose steps already live in chunks adds its new part as a chunk too: no inline attempt to encode
+  let item = next.inline.length === 0 ? undefined : encodeRun(tenantId, next);
+  if (!item || itemBytes(item) > INLINE_ITEM_BYTES) {
     // the steps outgrow the item: each inline part becomes its own chunk, and so do later parts
     const spilled = next.inline.length ? next.inline : [newPart];
     const chunkTtl = Math.ceil((input.receivedAt + retentionMs) / 1000);

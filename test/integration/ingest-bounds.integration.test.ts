@@ -34,3 +34,20 @@ describe('a client that sends hundreds of model names', () => {
     expect(byModel.totals.costUsd).toBeCloseTo(0.5, 9);
   });
 });
+
+describe('a long agent session sent a few steps at a time', () => {
+  it('keeps every step once after its steps outgrow the run item, and a resend adds nothing', async () => {
+    // 40 batches of 5 steps with long names: the steps outgrow the run item early on, and every later
+    // batch lands beside the run as its own part
+    const t = await newTenant('long-session');
+    const longStep = (i: number) => ({ ...step('session', i, 'claude-sonnet-4-5'), name: `edit file ${i} `.padEnd(120, 'x'), costUsd: 0.01 });
+    const batches = Array.from({ length: 40 }, (_, b) => Array.from({ length: 5 }, (_, j) => longStep(b * 5 + j)));
+    for (const batch of batches) expect((await ingest(t.key, batch)).body).toEqual({ accepted: 5, duplicates: 0, rejected: [] });
+    expect((await ingest(t.key, batches[3]!)).body).toEqual({ accepted: 0, duplicates: 5, rejected: [] });
+
+    const got = await t.client.runs.get.query({ tenantId: t.tenantId, runId: 'session' });
+    expect(got.steps.map((s) => s.stepId)).toEqual(Array.from({ length: 200 }, (_, i) => `s${i}`));
+    expect(got.run.llmCalls).toBe(200);
+    expect(got.run.costUsd).toBeCloseTo(2, 9);
+  });
+});
