@@ -4,7 +4,7 @@ import type { Stores } from '../store/clients.ts';
 import type { AlertRule, Tenant } from '../store/control-table.ts';
 import { applyEvents, type PricedEvent, type RunState } from '../aggregate/run-state.ts';
 import { encodeRun, encodeSteps, getRuns, chunkId, chunkPartition, chunkSortKey, putChunks, writeStatement, tracePartition, runSortKey, type StoredRun } from '../store/runs-table.ts';
-import { eventHash, type InlinePart } from '../store/run-item.ts';
+import { EventHashes, eventHash, type InlinePart } from '../store/run-item.ts';
 import { rawKey } from '../store/raw-bucket.ts';
 import { windowCounterUpdate } from '../store/rollups-table.ts';
 import { windowDeltas, type WindowDelta } from '../alerts/window-counters.ts';
@@ -135,14 +135,15 @@ function chunkItem(tenantId: string, runId: string, part: InlinePart, ttl: numbe
 }
 
 function plan(s: Stores, input: ApplyInput, runId: string, itemIdx: number[], stored: StoredRun | undefined, part: number): RunPlan {
-  const seen = new Set(stored?.ev ?? []);
+  const known = stored?.ev ?? EventHashes.none;
+  const freshHashes = new Set<string>();
   const fresh: number[] = [];
   const dups: number[] = [];
   for (const i of itemIdx) {
     const h = eventHash(input.items[i]!.event.eventId);
-    if (seen.has(h)) dups.push(i);
+    if (known.has(h) || freshHashes.has(h)) dups.push(i);
     else {
-      seen.add(h);
+      freshHashes.add(h);
       fresh.push(i);
     }
   }
@@ -165,7 +166,7 @@ function plan(s: Stores, input: ApplyInput, runId: string, itemIdx: number[], st
   };
   const next: StoredRun = {
     state: after,
-    ev: seen,
+    ev: known.with([...freshHashes]),
     ver: (stored?.ver ?? 0) + 1,
     ttl,
     retentionDays: input.tenant.retentionDays,

@@ -28,7 +28,7 @@ export interface InlinePart {
 export interface RunBody {
   state: RunState;
   /** event-id hashes (`eventHash`) already applied */
-  ev: Set<string>;
+  ev: EventHashes;
   /** short ids of the committed step chunks, oldest first (see runs-table.ts) */
   chunks: string[];
   /** steps and raw-line references kept in the item itself until they outgrow it (then chunks) */
@@ -44,20 +44,59 @@ export function eventHash(eventId: string): string {
   return hash('sha256', eventId, 'base64url').slice(0, (HASH_BYTES * 4) / 3);
 }
 
-export function packHashes(hashes: Iterable<string>): Uint8Array {
-  const list = [...hashes];
-  const out = Buffer.alloc(list.length * HASH_BYTES);
-  list.forEach((h, i) => out.write(h, i * HASH_BYTES, HASH_BYTES, 'base64url'));
-  return out;
+/**
+ * The event-id hashes a run has absorbed: sets to look them up, and the bytes they are stored as (`ev`).
+ * A run's item is rewritten on every request that adds to it, and a long session sent a few events at a
+ * time adds to it thousands of times: so new hashes are appended to the stored bytes, and kept in a set
+ * of their own beside the older ones, instead of the whole set being encoded and copied again each time.
+ * The sets are merged once there are several, which keeps a lookup to a few probes. A value never
+ * changes (`with` makes a new one that shares the old one's sets), so a plan never written leaves the
+ * value it was made from as it was.
+ */
+export class EventHashes {
+  private constructor(
+    private readonly sets: readonly ReadonlySet<string>[],
+    readonly size: number,
+    private readonly packed: Buffer,
+  ) {}
+
+  static readonly none = new EventHashes([], 0, Buffer.alloc(0));
+
+  /** From the stored bytes (a trailing partial hash is ignored). */
+  static fromBytes(bytes: Uint8Array | undefined): EventHashes {
+    if (!bytes || bytes.byteLength < HASH_BYTES) return EventHashes.none;
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength - (bytes.byteLength % HASH_BYTES));
+    const set = new Set<string>();
+    for (let i = 0; i < buf.length; i += HASH_BYTES) set.add(buf.toString('base64url', i, i + HASH_BYTES));
+    return new EventHashes([set], set.size, buf);
+  }
+
+  has(hash: string): boolean {
+    return this.sets.some((set) => set.has(hash));
+  }
+
+  /** These hashes and `fresh` ones (none of them already here, none twice), in that order. */
+  with(fresh: readonly string[]): EventHashes {
+    if (fresh.length === 0) return this;
+    const added = Buffer.alloc(fresh.length * HASH_BYTES);
+    fresh.forEach((h, i) => added.write(h, i * HASH_BYTES, HASH_BYTES, 'base64url'));
+    let sets = [...this.sets, new Set(fresh)];
+    if (sets.length > MAX_HASH_SETS) {
+      const merged = new Set<string>();
+      for (const set of sets) for (const h of set) merged.add(h);
+      sets = [merged];
+    }
+    return new EventHashes(sets, this.size + fresh.length, Buffer.concat([this.packed, added]));
+  }
+
+  /** The stored form: the 6-byte hashes, concatenated in the order they were absorbed. */
+  bytes(): Uint8Array {
+    return this.packed;
+  }
 }
 
-export function unpackHashes(packed: Uint8Array | undefined): Set<string> {
-  const out = new Set<string>();
-  if (!packed) return out;
-  const buf = Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength);
-  for (let i = 0; i + HASH_BYTES <= buf.length; i += HASH_BYTES) out.add(buf.toString('base64url', i, i + HASH_BYTES));
-  return out;
-}
+/** Sets kept apart before they are merged: a lookup probes at most this many. */
+const MAX_HASH_SETS = 16;
 
 const VERSION = 1;
 // words and fragments of every run body, so that even a small body compresses well
@@ -94,5 +133,5 @@ export function unpackBody(packed: Uint8Array, ev: Uint8Array | undefined): RunB
   const buf = Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength);
   if (buf[0] !== VERSION) throw new Error(`run item body of unknown version ${buf[0]}`);
   const json = JSON.parse(inflateRawSync(buf.subarray(1), { dictionary: DICTIONARY }).toString('utf8')) as BodyJson;
-  return { state: json.s, ev: unpackHashes(ev), chunks: json.c ?? [], inline: json.i ?? [], retentionDays: json.r };
+  return { state: json.s, ev: EventHashes.fromBytes(ev), chunks: json.c ?? [], inline: json.i ?? [], retentionDays: json.r };
 }

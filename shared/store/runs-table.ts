@@ -5,7 +5,7 @@ import type { NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
 import type { Stores } from './clients.ts';
 import type { RunState } from '../aggregate/run-state.ts';
 import type { StepRecord } from '../ingest/steps.ts';
-import { packBody, packHashes, unpackBody, type RunBody } from './run-item.ts';
+import { packBody, unpackBody, type RunBody } from './run-item.ts';
 import { rawKey } from './raw-bucket.ts';
 
 /**
@@ -50,7 +50,7 @@ export function encodeRun(tenantId: string, run: StoredRun): Record<string, Nati
     byStart: byStartKey(run.state.startedAt, run.state.runId),
     ver: run.ver,
     ttl: run.ttl,
-    ...(run.ev.size ? { ev: packHashes(run.ev) } : {}),
+    ...(run.ev.size ? { ev: run.ev.bytes() } : {}),
     d: packBody(run),
   };
 }

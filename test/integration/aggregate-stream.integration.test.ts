@@ -13,6 +13,7 @@ import { applyStreamBatch } from '../../shared/aggregate/apply-cells.ts';
 import type { StreamImageRecord } from '../../shared/aggregate/stream.ts';
 import { createStores } from '../../shared/store/clients.ts';
 import { encodeRun } from '../../shared/store/runs-table.ts';
+import { EventHashes } from '../../shared/store/run-item.ts';
 import { readDayCells } from '../../shared/store/rollups-table.ts';
 import { tableName } from '../../shared/tables.ts';
 import { lambdaRecord, StreamPoller } from '../../local/streams.ts';
@@ -94,7 +95,7 @@ function newRunRecords(tenantId: string, repos: string[]): StreamImageRecord[] {
       { type: 'step', eventId: `s${i}`, runId: `run-${i}`, redactions: 0, costNanos: 1_000_000, step: { stepId: 's', kind: 'llm', name: 'chat', startedAt, status: 'ok', model: 'gpt-5' } },
     ] as PricedEvent[];
     const state = applyEvents(undefined, `run-${i}`, events);
-    const newImage = encodeRun(tenantId, { state, ver: 1, ttl: 0, ev: new Set(), chunks: [], inline: [], retentionDays: 14 });
+    const newImage = encodeRun(tenantId, { state, ver: 1, ttl: 0, ev: EventHashes.none, chunks: [], inline: [], retentionDays: 14 });
     return { eventId: randomUUID(), newImage, createdAtMs: Date.now() };
   });
 }

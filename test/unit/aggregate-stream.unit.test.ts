@@ -10,6 +10,7 @@ import { modelCounter } from '../../shared/aggregate/cells.ts';
 import { cellTtl, dayCellDeltas, type StreamImageRecord, type TenantCellDeltas } from '../../shared/aggregate/stream.ts';
 import { applyStreamBatch, MAX_CELL_COUNTERS } from '../../shared/aggregate/apply-cells.ts';
 import { chunkPartition, encodeRun, tracePartition } from '../../shared/store/runs-table.ts';
+import { EventHashes } from '../../shared/store/run-item.ts';
 import { fromStoredNames } from '../../shared/store/rollups-table.ts';
 import type { Stores } from '../../shared/store/clients.ts';
 import type { StepInput } from '../../shared/model.ts';
@@ -31,7 +32,7 @@ function step(id: string, over: Partial<StepInput> = {}, costNanos = 1000): Pric
 const runEvent = (run: Record<string, unknown>): PricedEvent => ({ type: 'run', eventId: `run-${JSON.stringify(run)}`, runId: 'r1', at: T0, run, redactions: 0 }) as PricedEvent;
 
 function image(tenantId: string, state: RunState, retentionDays = 14, ver = 1): Record<string, unknown> {
-  return encodeRun(tenantId, { state, ver, ttl: 0, ev: new Set(), chunks: [], inline: [], retentionDays });
+  return encodeRun(tenantId, { state, ver, ttl: 0, ev: EventHashes.none, chunks: [], inline: [], retentionDays });
 }
 
 // every document client of this file, the handler's own included
