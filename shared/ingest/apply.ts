@@ -3,7 +3,7 @@ import { BatchExecuteStatementCommand, TransactWriteCommand } from '@aws-sdk/lib
 import type { Stores } from '../store/clients.ts';
 import type { AlertRule, Tenant } from '../store/control-table.ts';
 import { applyEvents, type PricedEvent, type RunState } from '../aggregate/run-state.ts';
-import { encodeRun, encodeSteps, getRuns, chunkId, chunkPartition, chunkSortKey, putChunks, writeStatement, tracePartition, runSortKey, type StoredRun } from '../store/runs-table.ts';
+import { encodeRun, encodeSteps, getRuns, chunkId, chunkPartition, chunkSortKey, pageItem, pageRef, putChunks, writeStatement, tracePartition, runSortKey, type StoredRun } from '../store/runs-table.ts';
 import { EventHashes, eventHash, type InlinePart } from '../store/run-item.ts';
 import { rawKey } from '../store/raw-bucket.ts';
 import { windowCounterUpdate } from '../store/rollups-table.ts';
@@ -44,7 +44,8 @@ import { UnavailableError } from '../errors.ts';
  *
  * Steps stay in the run item while it fits in one write unit; then they move to step chunk items, one
  * per run and request, written just before the run (their key is fixed by the request, so a retry
- * overwrites them, and the run item lists the chunks it committed, so an orphan is never shown).
+ * overwrites them, and the run item lists the chunks it committed, so an orphan is never shown). A long
+ * run's event hashes and chunk ids move on to sealed pages the same way (runs-table.ts).
  */
 export interface ApplyInput {
   tenant: Tenant;
@@ -81,6 +82,13 @@ const MAX_STATEMENTS = 25;
 export const MAX_RUN_ITEM_BYTES = 350_000;
 /** steps stay inline while the run item stays within one write unit (1 KB, with attribute names) */
 const INLINE_ITEM_BYTES = 1000;
+/**
+ * A run item seals its event hashes and chunk ids in a page once it holds this many (768 and about 350
+ * bytes): a long session's item then stays near a kilobyte, where it would grow by 6 bytes an event
+ * and 8 a request, every request rewriting it whole.
+ */
+const SEAL_HASHES = 128;
+const SEAL_CHUNKS = 32;
 
 interface RunPlan {
   runId: string;
@@ -171,18 +179,30 @@ function plan(s: Stores, input: ApplyInput, runId: string, itemIdx: number[], st
     ttl,
     retentionDays: input.tenant.retentionDays,
     chunks: stored?.chunks ?? [],
-    inline: stored?.chunks.length ? [] : [...(stored?.inline ?? []), newPart],
+    inline: stored?.chunks.length || stored?.pages.length ? [] : [...(stored?.inline ?? []), newPart],
+    pages: stored?.pages ?? [],
   };
+  const chunkTtl = Math.ceil((input.receivedAt + retentionMs) / 1000);
   // a run whose steps already live in chunks adds its new part as a chunk too: no inline attempt to encode
   let item = next.inline.length === 0 ? undefined : encodeRun(tenantId, next);
   if (!item || itemBytes(item) > INLINE_ITEM_BYTES) {
     // the steps outgrow the item: each inline part becomes its own chunk, and so do later parts
     const spilled = next.inline.length ? next.inline : [newPart];
-    const chunkTtl = Math.ceil((input.receivedAt + retentionMs) / 1000);
     p.chunks = spilled.map((c) => chunkItem(tenantId, runId, c, chunkTtl));
     const ids = p.chunks.map((c) => chunkId(c.sk as string));
     next.chunks = [...next.chunks.filter((c) => !ids.includes(c)), ...ids];
     next.inline = [];
+    item = encodeRun(tenantId, next);
+  }
+  if (next.inline.length === 0 && (next.ev.openCount >= SEAL_HASHES || next.chunks.length >= SEAL_CHUNKS)) {
+    // the item's hashes and chunk ids move to a page, written before it like the chunks (run-item.ts);
+    // only a run whose steps live in chunks is sealed, so a run with pages never has inline steps
+    const ref = pageRef(next.ver, input.batchId);
+    const { page, hashes } = next.ev.sealed();
+    p.chunks.push(pageItem(tenantId, runId, ref, page, next.chunks, chunkTtl));
+    next.ev = hashes;
+    next.chunks = [];
+    next.pages = [...next.pages, ref];
     item = encodeRun(tenantId, next);
   }
   if (itemBytes(item) > MAX_RUN_ITEM_BYTES) return { ...p, fresh: [], tooLarge: fresh };
@@ -304,7 +324,7 @@ async function knownRuns(s: Stores, tenantId: string, runIds: readonly string[],
     else unseen.push(runId);
   }
   if (toRead.length + unseen.length === 0) return out;
-  const read = await getRuns(s, tenantId, [...toRead, ...unseen]);
+  const read = await getRuns(s, tenantId, [...toRead, ...unseen], { allHashes: true });
   for (const runId of unseen) runCache.learn(tenantId, read.has(runId));
   for (const [runId, run] of read) out.set(runId, run);
   return out;

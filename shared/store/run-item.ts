@@ -6,13 +6,18 @@ import type { StepRecord } from '../ingest/steps.ts';
 /**
  * The run item's body: what the runs table stores besides its keys, in as few bytes as DynamoDB bills.
  *
- *   ev  binary   6-byte hashes of the event ids the run has absorbed, concatenated (idempotency)
- *   d   binary   raw-deflated JSON `{ s: RunState, c: chunk ids, i: inline parts, r: retention days }`
+ *   ev  binary   6-byte hashes of the event ids the run has absorbed since its last page, concatenated
+ *   d   binary   raw-deflated JSON `{ s: RunState, c: chunk ids, i: inline parts, p: page refs, r: retention days }`
  *
  * A run item is rewritten whole on every request that adds to the run, and DynamoDB bills a write per
  * started KB, so a typical run (a dozen events, ten steps) must fit in one: its JSON is ~2 KB, deflated
  * with a preset dictionary of the words every run repeats it is a third of that. The dictionary is part
  * of the format: `d` starts with a version byte, and a new dictionary needs a new version.
+ *
+ * A long session grows its item by a hash per event and a chunk id per request; rewritten whole on
+ * every request, it would cost more write units the longer it ran. So once enough have gathered, they
+ * are sealed into a page item beside the run (runs-table.ts) and the item keeps only the page's ref:
+ * the item stays around a kilobyte however long the run.
  */
 export interface InlinePart {
   receivedAt: number;
@@ -29,8 +34,10 @@ export interface RunBody {
   state: RunState;
   /** event-id hashes (`eventHash`) already applied */
   ev: EventHashes;
-  /** short ids of the committed step chunks, oldest first (see runs-table.ts) */
+  /** short ids of the committed step chunks not yet sealed in a page, oldest first (see runs-table.ts) */
   chunks: string[];
+  /** refs of the sealed pages of hashes and chunk ids, oldest first (see runs-table.ts) */
+  pages: string[];
   /** steps and raw-line references kept in the item itself until they outgrow it (then chunks) */
   inline: InlinePart[];
   retentionDays: number;
@@ -45,34 +52,40 @@ export function eventHash(eventId: string): string {
 }
 
 /**
- * The event-id hashes a run has absorbed: sets to look them up, and the bytes they are stored as (`ev`).
- * A run's item is rewritten on every request that adds to it, and a long session sent a few events at a
- * time adds to it thousands of times: so new hashes are appended to the stored bytes, and kept in a set
- * of their own beside the older ones, instead of the whole set being encoded and copied again each time.
- * The sets are merged once there are several, which keeps a lookup to a few probes. A value never
- * changes (`with` makes a new one that shares the old one's sets), so a plan never written leaves the
- * value it was made from as it was.
+ * The event-id hashes a run has absorbed: sets to look them up, and the bytes of those not yet sealed in
+ * a page, as the run item stores them (`ev`). A run's item is rewritten on every request that adds to
+ * it, and a long session sent a few events at a time adds to it thousands of times: so new hashes are
+ * appended to the open bytes, and kept in a set of their own beside the older ones, instead of the whole
+ * set being encoded and copied again each time. The sets are merged once there are several, which keeps
+ * a lookup to a few probes. A value never changes (`with` and `sealed` make new ones that share its
+ * sets), so a plan never written leaves the value it was made from as it was.
  */
 export class EventHashes {
   private constructor(
     private readonly sets: readonly ReadonlySet<string>[],
     readonly size: number,
-    private readonly packed: Buffer,
+    private readonly open: Buffer,
   ) {}
 
   static readonly none = new EventHashes([], 0, Buffer.alloc(0));
 
-  /** From the stored bytes (a trailing partial hash is ignored). */
+  /** From the run item's open bytes (a trailing partial hash is ignored). */
   static fromBytes(bytes: Uint8Array | undefined): EventHashes {
-    if (!bytes || bytes.byteLength < HASH_BYTES) return EventHashes.none;
-    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength - (bytes.byteLength % HASH_BYTES));
-    const set = new Set<string>();
-    for (let i = 0; i < buf.length; i += HASH_BYTES) set.add(buf.toString('base64url', i, i + HASH_BYTES));
-    return new EventHashes([set], set.size, buf);
+    return EventHashes.none.plusBytes(bytes, true);
+  }
+
+  /** These and the hashes of sealed pages (their bytes as stored): looked up, not part of the open bytes. */
+  withSealed(pages: readonly Uint8Array[]): EventHashes {
+    return pages.reduce<EventHashes>((acc, page) => acc.plusBytes(page, false), this);
   }
 
   has(hash: string): boolean {
     return this.sets.some((set) => set.has(hash));
+  }
+
+  /** Hashes not yet sealed in a page. */
+  get openCount(): number {
+    return this.open.length / HASH_BYTES;
   }
 
   /** These hashes and `fresh` ones (none of them already here, none twice), in that order. */
@@ -80,19 +93,33 @@ export class EventHashes {
     if (fresh.length === 0) return this;
     const added = Buffer.alloc(fresh.length * HASH_BYTES);
     fresh.forEach((h, i) => added.write(h, i * HASH_BYTES, HASH_BYTES, 'base64url'));
-    let sets = [...this.sets, new Set(fresh)];
-    if (sets.length > MAX_HASH_SETS) {
-      const merged = new Set<string>();
-      for (const set of sets) for (const h of set) merged.add(h);
-      sets = [merged];
-    }
-    return new EventHashes(sets, this.size + fresh.length, Buffer.concat([this.packed, added]));
+    return new EventHashes(merged([...this.sets, new Set(fresh)]), this.size + fresh.length, Buffer.concat([this.open, added]));
   }
 
-  /** The stored form: the 6-byte hashes, concatenated in the order they were absorbed. */
-  bytes(): Uint8Array {
-    return this.packed;
+  /** The same hashes with the open ones sealed: `page` is their bytes, for the page item. */
+  sealed(): { page: Uint8Array; hashes: EventHashes } {
+    return { page: this.open, hashes: new EventHashes(this.sets, this.size, Buffer.alloc(0)) };
   }
+
+  /** The run item's form of the open hashes: 6 bytes each, concatenated in the order they were absorbed. */
+  bytes(): Uint8Array {
+    return this.open;
+  }
+
+  private plusBytes(bytes: Uint8Array | undefined, open: boolean): EventHashes {
+    if (!bytes || bytes.byteLength < HASH_BYTES) return this;
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength - (bytes.byteLength % HASH_BYTES));
+    const set = new Set<string>();
+    for (let i = 0; i < buf.length; i += HASH_BYTES) set.add(buf.toString('base64url', i, i + HASH_BYTES));
+    return new EventHashes(merged([...this.sets, set]), this.size + set.size, open ? Buffer.concat([this.open, buf]) : this.open);
+  }
+}
+
+function merged(sets: ReadonlySet<string>[]): ReadonlySet<string>[] {
+  if (sets.length <= MAX_HASH_SETS) return sets;
+  const all = new Set<string>();
+  for (const set of sets) for (const h of set) all.add(h);
+  return [all];
 }
 
 /** Sets kept apart before they are merged: a lookup probes at most this many. */
@@ -117,6 +144,7 @@ interface BodyJson {
   s: RunState;
   c?: string[];
   i?: InlinePart[];
+  p?: string[];
   r: number;
 }
 
@@ -124,6 +152,7 @@ export function packBody(body: Omit<RunBody, 'ev'>): Uint8Array {
   const json: BodyJson = { s: body.state, r: body.retentionDays };
   if (body.chunks.length) json.c = body.chunks;
   if (body.inline.length) json.i = body.inline;
+  if (body.pages.length) json.p = body.pages;
   // a 4 KB window covers any body worth compressing and makes each call's set-up cheap
   const deflated = deflateRawSync(JSON.stringify(json), { dictionary: DICTIONARY, windowBits: 12 });
   return Buffer.concat([Buffer.of(VERSION), deflated]);
@@ -133,5 +162,5 @@ export function unpackBody(packed: Uint8Array, ev: Uint8Array | undefined): RunB
   const buf = Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength);
   if (buf[0] !== VERSION) throw new Error(`run item body of unknown version ${buf[0]}`);
   const json = JSON.parse(inflateRawSync(buf.subarray(1), { dictionary: DICTIONARY }).toString('utf8')) as BodyJson;
-  return { state: json.s, ev: EventHashes.fromBytes(ev), chunks: json.c ?? [], inline: json.i ?? [], retentionDays: json.r };
+  return { state: json.s, ev: EventHashes.fromBytes(ev), chunks: json.c ?? [], inline: json.i ?? [], pages: json.p ?? [], retentionDays: json.r };
 }

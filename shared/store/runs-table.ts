@@ -16,6 +16,9 @@ import { rawKey } from './raw-bucket.ts';
  *   <tenant>#R#<runId> / S#<receivedAt>#<batchId>        step chunk: the run's steps from one request
  *                                                        (gzip JSON), and where its raw events sit, once
  *                                                        the run's steps have outgrown its item
+ *   <tenant>#R#<runId> / H#<ver>.<batch>                 sealed page: event hashes and chunk ids the run
+ *                                                        item gathered, moved out of it once there were
+ *                                                        enough (run-item.ts), referenced by the item
  *   <tenant>#T#<traceId> / R#<runId>                     trace id → run
  *
  * Run summaries share one partition per tenant so that listing by time is a strongly consistent LSI
@@ -50,7 +53,7 @@ export function encodeRun(tenantId: string, run: StoredRun): Record<string, Nati
     byStart: byStartKey(run.state.startedAt, run.state.runId),
     ver: run.ver,
     ttl: run.ttl,
-    ...(run.ev.size ? { ev: run.ev.bytes() } : {}),
+    ...(run.ev.openCount ? { ev: run.ev.bytes() } : {}),
     d: packBody(run),
   };
 }
@@ -99,25 +102,63 @@ export async function putChunks(s: Stores, chunks: readonly Record<string, Nativ
   }
 }
 
-/** Strongly consistent reads of several runs of one tenant. */
-export async function getRuns(s: Stores, tenantId: string, runIds: readonly string[]): Promise<Map<string, StoredRun>> {
-  const out = new Map<string, StoredRun>();
-  for (let i = 0; i < runIds.length; i += 100) {
-    let keys: Record<string, NativeAttributeValue>[] | undefined = runIds
-      .slice(i, i + 100)
-      .map((id) => ({ pk: runsPartition(tenantId), sk: runSortKey(id) }));
-    for (let attempt = 0; keys && keys.length > 0; attempt++) {
+/**
+ * A sealed page: the event hashes and chunk ids a run item had gathered when it was written at version
+ * `ver` by request `batchId`. The key is fixed by both, so a page is only ever rewritten with the same
+ * content (the same request planned from the same version), and a page of a write that failed its
+ * condition is an orphan no item refers to.
+ */
+export const pageRef = (ver: number, batchId: string) => `${ver}.${batchId.slice(0, 16)}`;
+const pageSortKey = (ref: string) => `H#${ref}`;
+
+export function pageItem(tenantId: string, runId: string, ref: string, hashes: Uint8Array, chunkIds: readonly string[], ttl: number): Record<string, NativeAttributeValue> {
+  return { pk: chunkPartition(tenantId, runId), sk: pageSortKey(ref), ...(hashes.byteLength ? { h: hashes } : {}), ...(chunkIds.length ? { c: chunkIds } : {}), ttl };
+}
+
+/** Strongly consistent BatchGetItem of any keys of the runs table, unprocessed keys retried. */
+async function batchGet(s: Stores, keys: readonly Record<string, NativeAttributeValue>[]): Promise<Record<string, NativeAttributeValue>[]> {
+  const out: Record<string, NativeAttributeValue>[] = [];
+  for (let i = 0; i < keys.length; i += 100) {
+    let pending: Record<string, NativeAttributeValue>[] | undefined = keys.slice(i, i + 100);
+    for (let attempt = 0; pending && pending.length > 0; attempt++) {
       if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** attempt)));
       const res = await s.ddb.send(
-        new BatchGetCommand({ RequestItems: { [s.tables.runs]: { Keys: keys, ConsistentRead: true } } }),
+        new BatchGetCommand({ RequestItems: { [s.tables.runs]: { Keys: pending, ConsistentRead: true } } }),
       );
-      for (const item of res.Responses?.[s.tables.runs] ?? []) {
-        const run = decodeRun(item);
-        out.set(run.state.runId, run);
-      }
-      keys = res.UnprocessedKeys?.[s.tables.runs]?.Keys as Record<string, NativeAttributeValue>[] | undefined;
-      if (attempt > 8 && keys?.length) throw new Error('BatchGetItem left keys unprocessed after retries');
+      out.push(...(res.Responses?.[s.tables.runs] ?? []));
+      pending = res.UnprocessedKeys?.[s.tables.runs]?.Keys as Record<string, NativeAttributeValue>[] | undefined;
+      if (attempt > 8 && pending?.length) throw new Error('BatchGetItem left keys unprocessed after retries');
     }
+  }
+  return out;
+}
+
+/**
+ * Strongly consistent reads of several runs of one tenant. With `allHashes`, each run's event hashes
+ * include those of its sealed pages (what ingest needs to tell a resent event); a page past its TTL
+ * holds events past retention, and is skipped.
+ */
+export async function getRuns(s: Stores, tenantId: string, runIds: readonly string[], opts: { allHashes?: boolean } = {}): Promise<Map<string, StoredRun>> {
+  const out = new Map<string, StoredRun>();
+  const items = await batchGet(s, runIds.map((id) => ({ pk: runsPartition(tenantId), sk: runSortKey(id) })));
+  for (const item of items) {
+    const run = decodeRun(item);
+    out.set(run.state.runId, run);
+  }
+  const paged = [...out.values()].filter((r) => r.pages.length > 0);
+  if (!opts.allHashes || paged.length === 0) return out;
+  const pages = new Map<string, Uint8Array>();
+  const pageKey = (runId: string, ref: string) => ({ pk: chunkPartition(tenantId, runId), sk: pageSortKey(ref) });
+  for (const page of await batchGet(s, paged.flatMap((r) => r.pages.map((ref) => pageKey(r.state.runId, ref))))) {
+    if (page.h) pages.set(`${page.pk as string}|${page.sk as string}`, page.h as Uint8Array);
+  }
+  for (const run of paged) {
+    const sealed = run.pages.flatMap((ref) => {
+      const { pk, sk } = pageKey(run.state.runId, ref);
+      const h = pages.get(`${pk}|${sk}`);
+      return h ? [h] : [];
+    });
+    out.set(run.state.runId, { ...run, ev: run.ev.withSealed(sealed) });
   }
   return out;
 }
@@ -142,11 +183,15 @@ export function chunkId(chunkSk: string): string {
   return createHash('sha256').update(chunkSk).digest('base64url').slice(0, 8);
 }
 
-/** The run's steps and raw-line references, oldest first: its inline parts, then the chunks it lists. */
+/**
+ * The run's steps and raw-line references, oldest first: its inline parts, then the chunks it lists,
+ * itself or in its sealed pages (which sort before the chunks in the same partition).
+ */
 export async function getChunks(s: Stores, tenantId: string, run: StoredRun): Promise<StepChunk[]> {
   const out: StepChunk[] = run.inline.map((p) => ({ steps: p.steps, s3Key: rawKey(tenantId, p.receivedAt, p.batchId), lines: p.lines, receivedAt: p.receivedAt }));
-  if (run.chunks.length === 0) return out;
+  if (run.chunks.length === 0 && run.pages.length === 0) return out;
   const keep = new Set(run.chunks);
+  const pages = new Set(run.pages.map(pageSortKey));
   let start: Record<string, NativeAttributeValue> | undefined;
   do {
     const res = await s.ddb.send(
@@ -159,6 +204,7 @@ export async function getChunks(s: Stores, tenantId: string, run: StoredRun): Pr
       }),
     );
     for (const item of res.Items ?? []) {
+      if (pages.has(item.sk as string)) for (const id of (item.c as string[] | undefined) ?? []) keep.add(id);
       if (!keep.has(chunkId(item.sk as string))) continue;
       out.push({
         steps: JSON.parse(gunzipSync(item.steps as Uint8Array).toString('utf8')),

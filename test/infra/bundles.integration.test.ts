@@ -91,7 +91,7 @@ describe('the synthesized Lambda bundles', () => {
       { type: 'run', eventId: 'r', runId: 'streamed', at, run: { repo: 'web', status: 'succeeded' }, redactions: 0 },
       { type: 'step', eventId: 's', runId: 'streamed', redactions: 0, costNanos: 250_000_000, step: { stepId: 's1', kind: 'llm', name: 'chat', startedAt: at, status: 'ok', model: 'gpt-5' } },
     ] as PricedEvent[]);
-    const item = encodeRun(tenant.tenantId, { state, ver: 1, ttl: 0, ev: EventHashes.none, chunks: [], inline: [], retentionDays: 3650 });
+    const item = encodeRun(tenant.tenantId, { state, ver: 1, ttl: 0, ev: EventHashes.none, chunks: [], inline: [], pages: [], retentionDays: 3650 });
     const record = lambdaRecord(
       {
         eventID: `bundle-${Date.now()}`,

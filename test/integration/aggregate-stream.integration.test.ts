@@ -95,7 +95,7 @@ function newRunRecords(tenantId: string, repos: string[]): StreamImageRecord[] {
       { type: 'step', eventId: `s${i}`, runId: `run-${i}`, redactions: 0, costNanos: 1_000_000, step: { stepId: 's', kind: 'llm', name: 'chat', startedAt, status: 'ok', model: 'gpt-5' } },
     ] as PricedEvent[];
     const state = applyEvents(undefined, `run-${i}`, events);
-    const newImage = encodeRun(tenantId, { state, ver: 1, ttl: 0, ev: EventHashes.none, chunks: [], inline: [], retentionDays: 14 });
+    const newImage = encodeRun(tenantId, { state, ver: 1, ttl: 0, ev: EventHashes.none, chunks: [], inline: [], pages: [], retentionDays: 14 });
     return { eventId: randomUUID(), newImage, createdAtMs: Date.now() };
   });
 }

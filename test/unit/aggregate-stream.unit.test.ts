@@ -32,7 +32,7 @@ function step(id: string, over: Partial<StepInput> = {}, costNanos = 1000): Pric
 const runEvent = (run: Record<string, unknown>): PricedEvent => ({ type: 'run', eventId: `run-${JSON.stringify(run)}`, runId: 'r1', at: T0, run, redactions: 0 }) as PricedEvent;
 
 function image(tenantId: string, state: RunState, retentionDays = 14, ver = 1): Record<string, unknown> {
-  return encodeRun(tenantId, { state, ver, ttl: 0, ev: EventHashes.none, chunks: [], inline: [], retentionDays });
+  return encodeRun(tenantId, { state, ver, ttl: 0, ev: EventHashes.none, chunks: [], inline: [], pages: [], retentionDays });
 }
 
 // every document client of this file, the handler's own included

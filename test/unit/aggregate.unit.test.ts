@@ -64,7 +64,7 @@ describe('day summaries', () => {
     const a = applyEvents(undefined, 'r1', [step('a', {}, 100), runEvent('e', { repo: 'web', branch: 'main', agent: 'codex', outcome: 'green_build' })]);
     const b = applyEvents(undefined, 'r2', [{ ...step('b', { model: 'm2' }, 300), runId: 'r2' } as PricedEvent, { ...runEvent('f', { repo: 'api', branch: 'main' }), runId: 'r2' } as PricedEvent]);
     // two new runs of one tenant, as the stream delivers them
-    const created = (state: typeof a, i: number) => ({ eventId: `e${i}`, newImage: encodeRun('t', { state, ver: 1, ttl: 0, ev: EventHashes.none, chunks: [], inline: [], retentionDays: 30 }), createdAtMs: T0 });
+    const created = (state: typeof a, i: number) => ({ eventId: `e${i}`, newImage: encodeRun('t', { state, ver: 1, ttl: 0, ev: EventHashes.none, chunks: [], inline: [], pages: [], retentionDays: 30 }), createdAtMs: T0 });
     const sums = dayCellDeltas([created(a, 1), created(b, 2)]).get('t')!;
     const of = (kind: string) => [...sums.values()].filter((c) => c.ref.summary === kind);
 

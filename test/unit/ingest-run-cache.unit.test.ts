@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchExecuteStatementCommand, BatchGetCommand, DynamoDBDocumentClient, type BatchExecuteStatementCommandInput } from '@aws-sdk/lib-dynamodb';
+import { BatchExecuteStatementCommand, BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient, type BatchExecuteStatementCommandInput, type BatchWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { parseNativeBatch } from '../../shared/formats/native.ts';
 import { batchIdOf, ingestParsed } from '../../shared/ingest/pipeline.ts';
@@ -83,6 +83,11 @@ beforeEach(() => {
   ddbMock.on(BatchExecuteStatementCommand).callsFake((input: BatchExecuteStatementCommandInput) => ({
     Responses: input.Statements!.map((st) => accept(st.Statement!, st.Parameters ?? [])),
   }));
+  // step chunks and sealed pages
+  ddbMock.on(BatchWriteCommand).callsFake((input: BatchWriteCommandInput) => {
+    for (const w of Object.values(input.RequestItems!)[0]!) table.set(`${String(w.PutRequest!.Item!.pk)}|${String(w.PutRequest!.Item!.sk)}`, w.PutRequest!.Item!);
+    return {};
+  });
   ddbMock.on(BatchGetCommand).callsFake((input) => {
     const keys = Object.values(input.RequestItems as Record<string, { Keys: { pk: string; sk: string }[] }>)[0]!.Keys;
     return { Responses: { runs: keys.map((k) => table.get(`${k.pk}|${k.sk}`)).filter(Boolean) } };
@@ -170,6 +175,41 @@ describe('planning runs without reading them', () => {
     ddbMock.resetHistory();
     await send('tC', steps('r0', 0, 1));
     expect(reads()).toBe(0);
+  });
+});
+
+describe('a long session', () => {
+  const runItem = () => decodeRun(table.get('tA#RUNS|R#long')! as never);
+  const batches = Array.from({ length: 60 }, (_, b) => steps('long', b * 5, 5));
+
+  it("keeps its run item small: hashes and chunk ids move to sealed pages beside it", async () => {
+    for (const batch of batches.slice(0, 40)) expect(await send('tA', batch)).toEqual({ accepted: 5, duplicates: 0 });
+    const stored = runItem();
+    expect(stored.pages.length).toBeGreaterThan(0);
+    expect(stored.ev.openCount).toBeLessThan(128);
+    expect(stored.chunks.length).toBeLessThan(32);
+    const item = table.get('tA#RUNS|R#long')!;
+    expect((item.ev as Uint8Array | undefined)?.byteLength ?? 0).toBeLessThan(128 * 6);
+    expect((item.d as Uint8Array).byteLength).toBeLessThan(1024);
+  });
+
+  it('finds a resent early batch duplicate from the sealed pages when it has not seen the run, writing nothing', async () => {
+    for (const batch of batches.slice(0, 40)) await send('tA', batch);
+    const version = runItem().ver;
+    runCache.clear();
+    ddbMock.resetHistory();
+
+    expect(await send('tA', batches[2]!)).toEqual({ accepted: 0, duplicates: 5 });
+    // guessed new, the insert fails; then the run item is read, and its pages
+    expect(statementsSent()).toEqual([expect.stringMatching(/^INSERT/)]);
+    expect(reads()).toBe(2);
+    expect(ddbMock.commandCalls(BatchWriteCommand)).toHaveLength(0);
+    expect(runItem().ver).toBe(version);
+
+    // and goes on from there: new events count, a mix counts only what is new
+    expect(await send('tA', batches[40]!)).toEqual({ accepted: 5, duplicates: 0 });
+    expect(await send('tA', [...batches[1]!, ...batches[41]!])).toEqual({ accepted: 5, duplicates: 5 });
+    expect(runItem().state.llmCalls).toBe(210);
   });
 });
 

@@ -48,6 +48,24 @@ describe("a run's event hashes", () => {
     expect(Buffer.from(before.bytes())).toEqual(storedBytes(['e1']));
   });
 
+  it('seals its open hashes into a page and goes on finding them, the item keeping only newer ones', () => {
+    const { page, hashes } = EventHashes.none.with(['e1', 'e2'].map(eventHash)).sealed();
+    expect(Buffer.from(page)).toEqual(storedBytes(['e1', 'e2']));
+    expect(hashes.openCount).toBe(0);
+    expect(hashes.has(eventHash('e1'))).toBe(true);
+    const later = hashes.with([eventHash('e3')]);
+    expect(Buffer.from(later.bytes())).toEqual(storedBytes(['e3']));
+    expect(later.size).toBe(3);
+  });
+
+  it('is read back from the run item and its sealed pages', () => {
+    const hashes = EventHashes.fromBytes(storedBytes(['e5'])).withSealed([storedBytes(['e1', 'e2']), storedBytes(['e3', 'e4'])]);
+    expect(hashes.size).toBe(5);
+    for (const id of ['e1', 'e2', 'e3', 'e4', 'e5']) expect(hashes.has(eventHash(id))).toBe(true);
+    expect(hashes.openCount).toBe(1);
+    expect(Buffer.from(hashes.bytes())).toEqual(storedBytes(['e5']));
+  });
+
   it('reads nothing from no bytes, and ignores a trailing partial hash', () => {
     expect(EventHashes.fromBytes(undefined).size).toBe(0);
     const torn = Buffer.concat([storedBytes(['e1', 'e2']), Buffer.from([1, 2, 3])]);
