@@ -90,6 +90,19 @@ export interface Results {
     small: QuerySize;
     large: QuerySize;
   };
+  /** long sessions, each exported on its own a few events a request (bench/sessions.ts) */
+  sessions: {
+    sessions: number;
+    eventsPerSession: number;
+    eventsPerRequest: number;
+    accepted: number;
+    usdPerMillionEvents: number;
+    writeUnitsPerRequest: number;
+    handlerCpuUsPerEvent: number;
+    /** the largest item of the runs table when they are done */
+    largestRunItemBytes: number;
+    breakdown: CostBreakdown;
+  };
   alerts: { ingestToWebhookP50Ms: number; ingestToWebhookP95Ms: number; samples: number };
   memory: {
     ingestPeakRssMb: number;
@@ -156,6 +169,7 @@ function figuresTable(r: Results): string {
     ['least possible: floor + 2 SDK requests each', `${fmt(r.ingest.leastCpuUsPerEvent, 1)} µs (${fmt(r.ingest.leastRatioToFloor, 1)}× the floor)`, ''],
     ['handler wall time p50 / p99', `${fmt(r.ingest.handlerMsP50, 0)} / ${fmt(r.ingest.handlerMsP99, 0)} ms`, ''],
     ['naive writer, per million events', `$${fmt(r.cost.naiveUsdPerMillionEvents, 3)}`, ''],
+    [`long sessions, ${r.sessions.eventsPerRequest} events a request, per million events`, `$${fmt(r.sessions.usdPerMillionEvents, 3)} (${fmt(r.sessions.writeUnitsPerRequest, 1)} write units a request)`, ''],
     ['runs.get p50 / p99', `${fmt(q.runsGetP50Ms, 1)} / ${fmt(q.runsGetP99Ms, 1)} ms`, ''],
     ['runs.list p50 / p99', `${fmt(q.runsListP50Ms, 1)} / ${fmt(q.runsListP99Ms, 1)} ms`, ''],
     ['costs.rollup p50 / p99', `${fmt(q.rollupP50Ms, 1)} / ${fmt(q.rollupP99Ms, 1)} ms`, ''],
@@ -167,20 +181,25 @@ function figuresTable(r: Results): string {
   return table(['figure', 'value', 'goal'], [...goalRows, ...rows]);
 }
 
+const COST_LINES: [string, keyof Omit<CostBreakdown, 'perMillionEvents'>][] = [
+  ['DynamoDB writes', 'dynamoWrites'],
+  ['DynamoDB reads', 'dynamoReads'],
+  ['S3 requests', 's3Requests'],
+  [`S3 storage (14 days)`, 's3Storage'],
+  ['Lambda requests', 'lambdaRequests'],
+  ['Lambda duration', 'lambdaDuration'],
+  ['API Gateway', 'apiGateway'],
+  ['total', 'total'],
+];
+
 function costTable(r: Results): string {
   const b = r.cost.breakdown;
   const n = r.cost.naiveBreakdown;
-  const lines: [string, keyof Omit<CostBreakdown, 'perMillionEvents'>][] = [
-    ['DynamoDB writes', 'dynamoWrites'],
-    ['DynamoDB reads', 'dynamoReads'],
-    ['S3 requests', 's3Requests'],
-    [`S3 storage (14 days)`, 's3Storage'],
-    ['Lambda requests', 'lambdaRequests'],
-    ['Lambda duration', 'lambdaDuration'],
-    ['API Gateway', 'apiGateway'],
-    ['total', 'total'],
-  ];
-  return table(['USD per million events', 'Lidless', 'naive'], lines.map(([label, k]) => [label, fmt(b[k], 4), fmt(n[k], 4)]));
+  return table(['USD per million events', 'Lidless', 'naive'], COST_LINES.map(([label, k]) => [label, fmt(b[k], 4), fmt(n[k], 4)]));
+}
+
+function costTableOf(b: CostBreakdown): string {
+  return table(['USD per million events', 'Lidless'], COST_LINES.map(([label, k]) => [label, fmt(b[k], 4)]));
 }
 
 function usageTable(r: Results): string {
@@ -230,6 +249,17 @@ AWS requests and DynamoDB capacity units, per million events:
 ${usageTable(r)}
 
 ${tableUnits(r)}
+
+## Long sessions, exported on their own
+
+${r.sessions.sessions} sessions of ${fmt(r.sessions.eventsPerSession, 0)} events (model calls, tool calls, a log line now and then; \`bench/sessions.ts\`), each
+sent ${r.sessions.eventsPerRequest} events a request, as an agent's OpenTelemetry exporter does every few seconds when no Collector
+batches sessions together. Every request pays its own raw object, API Gateway request and invocation, so
+this shape costs more per event than the batches above; a long run's item stays small (its event hashes and
+chunk ids are sealed into pages beside it), ${fmt(r.sessions.largestRunItemBytes, 0)} bytes at most when they are done.
+Handler CPU: ${fmt(r.sessions.handlerCpuUsPerEvent, 1)} µs per event.
+
+${costTableOf(r.sessions.breakdown)}
 
 ## Queries
 

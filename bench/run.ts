@@ -12,8 +12,10 @@ import { fileURLToPath } from 'node:url';
  */
 const quick = process.argv.includes('--quick');
 const SIZES = quick
-  ? { events: 20_000, naiveShare: 0.1, querySamples: 30, rollupSamples: 15, alertSamples: 20, warmRequests: 20 }
-  : { events: 200_000, naiveShare: 0.05, querySamples: 150, rollupSamples: 40, alertSamples: 80, warmRequests: 40 };
+  ? { events: 20_000, naiveShare: 0.1, querySamples: 30, rollupSamples: 15, alertSamples: 20, warmRequests: 20, sessions: 4, sessionEvents: 500 }
+  : { events: 200_000, naiveShare: 0.05, querySamples: 150, rollupSamples: 40, alertSamples: 80, warmRequests: 40, sessions: 20, sessionEvents: 1000 };
+/** events per request of a long session exported on its own */
+const SESSION_BATCH = 5;
 const DAYS = 7;
 const CONCURRENCY = 2;
 
@@ -21,11 +23,13 @@ const { startBackend } = await import('./backend.ts');
 const { traffic } = await import('./dataset.ts');
 const { ingest, floorCpuUs, roundTripCpuUs } = await import('./ingest.ts');
 const { naiveIngest } = await import('./naive.ts');
+const { longSessions } = await import('./sessions.ts');
 const { costOf } = await import('./prices.ts');
 const { measureQueries } = await import('./queries.ts');
 const { measureAlertLatency } = await import('./alerts.ts');
 const { measureMemory } = await import('./memory.ts');
-const { largestItemBytes } = await import('./item-check.ts');
+const { largestItemBytes, largestOf } = await import('./item-check.ts');
+const { runsPartition, runSortKey } = await import('../shared/store/runs-table.ts');
 const { percentile, round } = await import('./stats.ts');
 const { goals, machine, stdoutReport, benchmarksMd } = await import('./report.ts');
 const { stores } = await import('../shared/store/clients.ts');
@@ -88,6 +92,14 @@ try {
   say(`naive writer on ${naiveSample.reduce((n, b) => n + b.events, 0)} of the same events`);
   const naiveTenant = await backend.tenant('bench-naive');
   const naive = await naiveIngest(stores(), backend.meter, naiveTenant.tenantId, naiveSample);
+
+  say(`${SIZES.sessions} long sessions of ${SIZES.sessionEvents} events, ${SESSION_BATCH} a request`);
+  const sessionTenant = await backend.tenant('bench-sessions');
+  const sessions = longSessions({ prefix: 'ls', sessions: SIZES.sessions, eventsPerSession: SIZES.sessionEvents, batch: SESSION_BATCH, end });
+  const sessionRun = await ingest(backend, sessionTenant.key, sessions.requests, CONCURRENCY);
+  if (sessionRun.failedInvocations > 0) say(`warning: ${sessionRun.failedInvocations} session requests did not answer 200`);
+  const sessionCost = costOf({ events: sessionRun.accepted, tally: sessionRun.tally, invocationMs: [...sessionRun.handlerMs, ...sessionRun.aggregateMs], requestBytes: sessions.requests.map((b) => b.body.length) });
+  const sessionRunItemBytes = await largestOf(stores().tables.runs, sessions.runIds.map((runId) => ({ pk: runsPartition(sessionTenant.tenantId), sk: runSortKey(runId) })));
 
   const largestRollupItemBytes = await largestItemBytes(stores().tables.rollups);
   // the stream handler's invocations are Lambda invocations too (no API Gateway request)
@@ -176,6 +188,17 @@ try {
       rollupReadRatio: round(queryLarge.rollupReadUnits / querySmall.rollupReadUnits),
       small: size(querySmall),
       large: largeSize,
+    },
+    sessions: {
+      sessions: SIZES.sessions,
+      eventsPerSession: SIZES.sessionEvents,
+      eventsPerRequest: SESSION_BATCH,
+      accepted: sessionRun.accepted,
+      usdPerMillionEvents: round(sessionCost.total, 4),
+      writeUnitsPerRequest: round(sessionCost.perMillionEvents.writeUnits / (1e6 / SESSION_BATCH), 2),
+      handlerCpuUsPerEvent: round((sessionRun.ingestCpuUs + sessionRun.aggregateCpuUs) / sessionRun.events, 1),
+      largestRunItemBytes: sessionRunItemBytes,
+      breakdown: sessionCost,
     },
     alerts: {
       ingestToWebhookP50Ms: percentile(alertMs, 50),
