@@ -76,9 +76,12 @@ const MAX_TX_ITEMS = 100;
 /** statements one BatchExecuteStatement may carry */
 const MAX_STATEMENTS = 25;
 /**
- * A run item must stay under DynamoDB's 400 KB. It grows by an event-id hash per event and a chunk
- * id per request; a run that reaches this size takes no more events (they are rejected with a reason).
+ * Events one run takes; further events are rejected with a reason. It keeps the odds of two of a run's
+ * 48-bit event hashes colliding below one in ten billion (run-item.ts), and a cold read of its sealed
+ * pages to a few BatchGetItem calls.
  */
+export const MAX_RUN_EVENTS = 25_000;
+/** A run item must stay under DynamoDB's 400 KB (its attributes and page refs grow it): past this, the same. */
 export const MAX_RUN_ITEM_BYTES = 350_000;
 /** steps stay inline while the run item stays within one write unit (1 KB, with attribute names) */
 const INLINE_ITEM_BYTES = 1000;
@@ -157,6 +160,7 @@ function plan(s: Stores, input: ApplyInput, runId: string, itemIdx: number[], st
   }
   const p: RunPlan = { runId, fresh, dups, rest: [], chunks: [], alertWrites: [], windows: [], alerts: [] };
   if (fresh.length === 0) return p;
+  if (known.size + fresh.length > MAX_RUN_EVENTS) return { ...p, fresh: [], tooLarge: fresh };
 
   const tenantId = input.tenant.tenantId;
   const events = fresh.map((i) => input.items[i]!.event);

@@ -213,6 +213,20 @@ describe('a long session', () => {
   });
 });
 
+describe("a run's size", () => {
+  it('takes 25,000 events, then rejects further ones with a reason, and still tells a resent one', async () => {
+    const big = (from: number, count: number) => steps('huge', from, count);
+    for (let from = 0; from < 25_000; from += 1000) expect(await send('tA', big(from, 1000))).toEqual({ accepted: 1000, duplicates: 0 });
+    const parsed = parseNativeBatch({ events: big(25_000, 3) });
+    const out = await ingestParsed({ stores, tenant: tenant('tA'), rules: [] }, parsed, batchIdOf('tA', 'native', 'over'));
+    expect(out.accepted).toBe(0);
+    expect(out.rejected).toHaveLength(3);
+    expect(out.rejected[0]!.error).toMatch(/^runId: run huge has reached its size limit/);
+    expect(await send('tA', big(0, 5))).toEqual({ accepted: 0, duplicates: 5 });
+    expect(decodeRun(table.get('tA#RUNS|R#huge')! as never).state.llmCalls).toBe(25_000);
+  });
+});
+
 describe('the cache itself', () => {
   it('keeps the runs used most recently, up to its size', () => {
     const cache = new RunCache(2);
