@@ -14,6 +14,21 @@ const dispatch = await import('../functions/dispatch.ts');
 useDeliveryQueue(new LocalDeliveryQueue(async () => dispatch.handler));
 
 const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
+
+/**
+ * The process's high-water RSS, which sampling could miss. Linux's VmHWM is this program's own;
+ * getrusage's maxRSS (the fallback elsewhere) also counts the parent's memory, copied at fork before
+ * this program replaced it, so a large parent would show as this process's peak.
+ */
+function highWaterRss(): number {
+  try {
+    const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    if (kb) return Number(kb) * 1024;
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS * 1024;
+}
 const headers = (gzip: boolean): Record<string, string> => ({
   authorization: `Bearer ${key}`,
   'content-type': 'application/json',
@@ -31,7 +46,6 @@ let sampled = 0;
 const timer = setInterval(() => (sampled = Math.max(sampled, process.memoryUsage().rss)), 2);
 const res = await handler(event);
 clearInterval(timer);
-// maxRSS is the process's high-water mark (kB), which sampling could miss
-const peak = Math.max(sampled, process.resourceUsage().maxRSS * 1024);
+const peak = Math.max(sampled, highWaterRss());
 console.log(JSON.stringify({ status: res.statusCode, baselineMb: mb(baseline), peakMb: mb(peak) }));
 process.exit(0);
