@@ -3,7 +3,7 @@ import { BatchExecuteStatementCommand, TransactWriteCommand } from '@aws-sdk/lib
 import type { Stores } from '../store/clients.ts';
 import type { AlertRule, Tenant } from '../store/control-table.ts';
 import { applyEvents, type PricedEvent, type RunState } from '../aggregate/run-state.ts';
-import { encodeRun, encodeSteps, getRuns, chunkId, chunkPartition, chunkSortKey, pageItem, pageRef, putChunks, writeStatement, tracePartition, runSortKey, type StoredRun } from '../store/runs-table.ts';
+import { encodeRun, encodeSteps, getRuns, chunkId, chunkPartition, chunkSortKey, pageItem, pageRef, putChunksAndPages, writeStatement, tracePartition, runSortKey, type StoredRun } from '../store/runs-table.ts';
 import { EventHashes, eventHash, type InlinePart } from '../store/run-item.ts';
 import { rawKey } from '../store/raw-bucket.ts';
 import { windowCounterUpdate } from '../store/rollups-table.ts';
@@ -105,8 +105,8 @@ interface RunPlan {
   /** the run as this plan writes it */
   next?: StoredRun;
   item?: Record<string, unknown>;
-  /** step chunks, written before the run (idempotent puts) */
-  chunks: Record<string, unknown>[];
+  /** step chunks and sealed pages, written before the run (idempotent puts) */
+  chunksAndPages: Record<string, unknown>[];
   /** a new trace id → run pointer */
   trace?: Record<string, unknown>;
   /** alert events (transaction puts) */
@@ -158,7 +158,7 @@ function plan(s: Stores, input: ApplyInput, runId: string, itemIdx: number[], st
       fresh.push(i);
     }
   }
-  const p: RunPlan = { runId, fresh, dups, rest: [], chunks: [], alertWrites: [], windows: [], alerts: [] };
+  const p: RunPlan = { runId, fresh, dups, rest: [], chunksAndPages: [], alertWrites: [], windows: [], alerts: [] };
   if (fresh.length === 0) return p;
   if (known.size + fresh.length > MAX_RUN_EVENTS) return { ...p, fresh: [], tooLarge: fresh };
 
@@ -192,8 +192,8 @@ function plan(s: Stores, input: ApplyInput, runId: string, itemIdx: number[], st
   if (!item || itemBytes(item) > INLINE_ITEM_BYTES) {
     // the steps outgrow the item: each inline part becomes its own chunk, and so do later parts
     const spilled = next.inline.length ? next.inline : [newPart];
-    p.chunks = spilled.map((c) => chunkItem(tenantId, runId, c, chunkTtl));
-    const ids = p.chunks.map((c) => chunkId(c.sk as string));
+    p.chunksAndPages = spilled.map((c) => chunkItem(tenantId, runId, c, chunkTtl));
+    const ids = p.chunksAndPages.map((c) => chunkId(c.sk as string));
     next.chunks = [...next.chunks.filter((c) => !ids.includes(c)), ...ids];
     next.inline = [];
     item = encodeRun(tenantId, next);
@@ -203,7 +203,7 @@ function plan(s: Stores, input: ApplyInput, runId: string, itemIdx: number[], st
     // only a run whose steps live in chunks is sealed, so a run with pages never has inline steps
     const ref = pageRef(next.ver, input.batchId);
     const { page, hashes } = next.ev.sealed();
-    p.chunks.push(pageItem(tenantId, runId, ref, page, next.chunks, chunkTtl));
+    p.chunksAndPages.push(pageItem(tenantId, runId, ref, page, next.chunks, chunkTtl));
     next.ev = hashes;
     next.chunks = [];
     next.pages = [...next.pages, ref];
@@ -391,7 +391,7 @@ export async function applyToIndex(s: Stores, input: ApplyInput): Promise<ApplyR
       moveOn(p);
     }
     try {
-      await putChunks(s, writes.flatMap((p) => p.chunks));
+      await putChunksAndPages(s, writes.flatMap((p) => p.chunksAndPages));
       const plain = await writePlain(s, writes.filter((p) => !needsTransaction(p)));
       plain.done.forEach(committed);
       retry.push(...plain.retry.map((p) => p.runId));

@@ -89,12 +89,15 @@ export function writeStatement(table: string, item: Record<string, NativeAttribu
   };
 }
 
-/** Puts step chunks (idempotent: a chunk's key is fixed by its request), 25 to a call. */
-export async function putChunks(s: Stores, chunks: readonly Record<string, NativeAttributeValue>[]): Promise<void> {
+/**
+ * Puts the items that go beside a run before its item is written: step chunks and sealed pages
+ * (idempotent: each key is fixed by its request, and a page's by the version too), 25 to a call.
+ */
+export async function putChunksAndPages(s: Stores, chunks: readonly Record<string, NativeAttributeValue>[]): Promise<void> {
   for (let i = 0; i < chunks.length; i += 25) {
     let requests: { PutRequest: { Item: Record<string, NativeAttributeValue> } }[] | undefined = chunks.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }));
     for (let attempt = 0; requests && requests.length > 0; attempt++) {
-      if (attempt > 8) throw new Error('BatchWriteItem left step chunks unprocessed after retries');
+      if (attempt > 8) throw new Error('BatchWriteItem left step chunks or pages unprocessed after retries');
       if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** attempt)));
       const res = await s.ddb.send(new BatchWriteCommand({ RequestItems: { [s.tables.runs]: requests }, ReturnConsumedCapacity: 'TOTAL' }));
       requests = res.UnprocessedItems?.[s.tables.runs] as typeof requests;

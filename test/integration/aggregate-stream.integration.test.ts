@@ -179,16 +179,21 @@ describe('the local stream poller', () => {
     });
     return { p, seen, ids: () => seen.flat().map((r) => r.eventID!) };
   }
+  /** a poller that starts from the checkpoint, hands over everything written so far, and stops */
+  async function drainedPoller(file: string) {
+    const x = poller(file);
+    await x.p.start();
+    await x.p.drain();
+    await x.p.close();
+    return x;
+  }
   const runKeysOf = (records: DynamoDBRecord[], tenantId: string) =>
     records.filter((r) => r.dynamodb?.Keys?.pk?.S === `${tenantId}#RUNS`).map((r) => r.dynamodb!.Keys!.sk!.S);
 
   it('resumes after a restart from its checkpoint: nothing handed over twice, nothing lost', async () => {
     const t = await newTenant('stream-restart');
     await ingest(t.key, [{ type: 'run', id: 'x0', runId: 'before-stop', timestamp: at(-1), repo: 'web' }]);
-    const a = poller('restart.json');
-    await a.p.start();
-    await a.p.drain();
-    await a.p.close();
+    const a = await drainedPoller('restart.json');
     expect(runKeysOf(a.seen.flat(), t.tenantId)).toEqual(['R#before-stop']);
     // Lambda's event shape, in order within the shard
     const seqs = a.seen.flat().map((r) => BigInt(r.dynamodb!.SequenceNumber!));
@@ -197,10 +202,7 @@ describe('the local stream poller', () => {
     expect(a.seen.flat()[0]).toMatchObject({ eventSource: 'aws:dynamodb', eventSourceARN: expect.stringContaining('lidless-runs'), dynamodb: { StreamViewType: 'NEW_AND_OLD_IMAGES' } });
 
     await ingest(t.key, [{ type: 'run', id: 'x1', runId: 'after-stop', timestamp: at(-1), repo: 'web' }]);
-    const b = poller('restart.json');
-    await b.p.start();
-    await b.p.drain();
-    await b.p.close();
+    const b = await drainedPoller('restart.json');
     expect(runKeysOf(b.seen.flat(), t.tenantId)).toEqual(['R#after-stop']);
     const before = new Set(a.ids());
     expect(b.ids().filter((id) => before.has(id))).toEqual([]);
@@ -232,10 +234,7 @@ describe('the local stream poller', () => {
     await expect.poll(() => failures, { timeout: 10_000 }).toBeGreaterThan(1);
     await failing.p.close();
 
-    const attempts = poller('inflight.json');
-    await attempts.p.start();
-    await attempts.p.drain();
-    await attempts.p.close();
+    const attempts = await drainedPoller('inflight.json');
     // its first batch is the one that was failing: same records, so the same transaction tokens
     expect(attempts.seen[0]!.map((r) => r.eventID)).toEqual(failingBatch);
     expect(runKeysOf(attempts.seen.flat(), t.tenantId)).toEqual(['R#stuck']);
