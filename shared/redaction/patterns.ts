@@ -3,10 +3,11 @@
  * `Bearer`, URL-password and e-mail rules, so a key keeps its precise kind wherever it appears).
  *
  * Every regex begins at a literal prefix, most behind a look-behind so a match can only start where a
- * token starts, and ends on one greedy run of a single character class (or a bounded run): no nested
- * or overlapping quantifiers, so matching stays linear even on megabyte strings built to make a
- * backtracking engine stall. PEM blocks, whose bodies would need a lazy "anything until END", are
- * found with `indexOf` instead of a regex for the same reason.
+ * token starts (not inside a word, but right after `_` or `-`: `key_sk-…` and `id-ghp_…` hold secrets),
+ * and ends on one greedy run of a single character class (or a bounded run): no nested or overlapping
+ * quantifiers, so matching stays linear even on megabyte strings built to make a backtracking engine
+ * stall. PEM blocks, whose bodies would need a lazy "anything until END", are found with `indexOf`
+ * instead of a regex for the same reason.
  */
 
 export const REDACTION_KINDS = [
@@ -144,18 +145,18 @@ export const RULES: readonly Rule[] = [
     /(?<keep>(?:aws[_-]?)?secret[_-]?access[_-]?key[\\"']{0,2}[ \t]{0,8}[:=][ \t]{0,8}[\\"']{0,2})(?!\[REDACTED:)[A-Za-z0-9/+]{16,}/gi,
   ),
   regexRule('aws_access_key_id', ['AKIA', 'ASIA'], /(?<![A-Za-z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![0-9A-Za-z])/g),
-  regexRule('anthropic_key', ['sk-ant-'], /(?<![A-Za-z0-9_-])sk-ant-[A-Za-z0-9_-]{16,}/g),
+  regexRule('anthropic_key', ['sk-ant-'], /(?<![A-Za-z0-9])sk-ant-[A-Za-z0-9_-]{16,}/g),
   // `sk-` alone is a common prefix in ordinary identifiers: demand a digit, which random keys always have
-  regexRule('openai_key', ['sk-'], /(?<![A-Za-z0-9_-])sk-(?!ant-)(?=[A-Za-z_-]{0,200}[0-9])[A-Za-z0-9_-]{20,}/g),
+  regexRule('openai_key', ['sk-'], /(?<![A-Za-z0-9])sk-(?!ant-)(?=[A-Za-z_-]{0,200}[0-9])[A-Za-z0-9_-]{20,}/g),
   regexRule(
     'github_token',
     ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_'],
-    /(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})/g,
+    /(?<![A-Za-z0-9])(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})/g,
   ),
-  regexRule('gitlab_token', ['glpat-'], /(?<![A-Za-z0-9_-])glpat-[A-Za-z0-9_-]{20,}/g),
-  regexRule('slack_token', ['xox'], /(?<![A-Za-z0-9_-])xox[abprs]-[A-Za-z0-9-]{10,}/g),
-  regexRule('google_api_key', ['AIza'], /(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])/g),
-  regexRule('jwt', ['eyJ'], /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+/g),
+  regexRule('gitlab_token', ['glpat-'], /(?<![A-Za-z0-9])glpat-[A-Za-z0-9_-]{20,}/g),
+  regexRule('slack_token', ['xox'], /(?<![A-Za-z0-9])xox[abprs]-[A-Za-z0-9-]{10,}/g),
+  regexRule('google_api_key', ['AIza'], /(?<![A-Za-z0-9])AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])/g),
+  regexRule('jwt', ['eyJ'], /(?<![A-Za-z0-9])eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+/g),
   regexRule(
     'url_password',
     ['://'],
@@ -166,7 +167,7 @@ export const RULES: readonly Rule[] = [
     'bearer_token',
     ['bearer'],
     // a token has a digit somewhere; "Bearer authentication" is prose
-    /(?<keep>\bbearer[ \t]{1,8})(?=[A-Za-z._~+/=-]{0,256}[0-9])[A-Za-z0-9._~+/=-]{8,}/gi,
+    /(?<keep>\bbearer(?:[ \t]{1,8}|%20))(?=[A-Za-z._~+/=-]{0,256}[0-9])[A-Za-z0-9._~+/=-]{8,}/gi,
   ),
 ];
 
@@ -174,5 +175,5 @@ export const RULES: readonly Rule[] = [
 export const EMAIL_RULE: Rule = regexRule(
   'email',
   ['@'],
-  /(?<![A-Za-z0-9._%+-])(?!git@)[A-Za-z0-9._%+-]{1,64}@(?![0-9]x\.)[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}(?![A-Za-z0-9-])/g,
+  /(?<![A-Za-z0-9._%+-])(?!git@)[A-Za-z0-9._%+-]{1,64}@(?![0-9]x\.)[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}(?![A-Za-z0-9])/g,
 );

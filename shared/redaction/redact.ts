@@ -104,7 +104,7 @@ function walkObject(value: Record<string, unknown>, set: RuleSet, tally: Tally, 
     const key = keys[i]!;
     const item = value[key];
     const name = redactText(key, set, tally);
-    const redacted = SECRET_KEY_NAME.test(key) && typeof item === 'string' ? redactWholeSecret(item, tally) : walk(item, set, tally);
+    const redacted = isSecretField(value, key) ? redactSecretField(item, set, tally) : walk(item, set, tally);
     items.push(redacted);
     if (redacted !== item) changed = true;
     if (name !== key) names ??= keys.slice(0, i);
@@ -131,7 +131,31 @@ function walkObject(value: Record<string, unknown>, set: RuleSet, tally: Tally, 
   return Object.fromEntries(out);
 }
 
-/** The value of a key such as `SecretAccessKey` is a secret as a whole, whatever it looks like. */
+/**
+ * The value of a key such as `SecretAccessKey` is a secret as a whole, whatever it looks like; so is the
+ * `value` of an OTLP attribute named so (`{ key: "aws_secret_access_key", value: { stringValue: "…" } }`).
+ */
+function isSecretField(owner: Record<string, unknown>, key: string): boolean {
+  if (key === 'value' && typeof owner.key === 'string' && SECRET_KEY_NAME.test(owner.key)) return true;
+  return SECRET_KEY_NAME.test(key);
+}
+
+function redactSecretField(item: unknown, set: RuleSet, tally: Tally): unknown {
+  if (typeof item === 'string') return redactWholeSecret(item, tally);
+  // an OTLP AnyValue holding a string
+  if (isStringValue(item)) {
+    const secret = redactWholeSecret(item.stringValue, tally);
+    return secret === item.stringValue ? item : { stringValue: secret };
+  }
+  return walk(item, set, tally);
+}
+
+function isStringValue(item: unknown): item is { stringValue: string } {
+  if (typeof item !== 'object' || item === null || Array.isArray(item)) return false;
+  const keys = Object.keys(item);
+  return keys.length === 1 && keys[0] === 'stringValue' && typeof (item as { stringValue: unknown }).stringValue === 'string';
+}
+
 function redactWholeSecret(item: string, tally: Tally): string {
   if (item === '' || ALREADY_REDACTED.test(item)) return item;
   tally.count += 1;

@@ -39,6 +39,11 @@ describe('redactString: each kind', () => {
     });
   });
 
+  it.each(Object.entries(SECRETS))('replaces a %s joined to a name by _ or -', (kind, secret) => {
+    expect(redactString(`key_${secret}`, off)).toEqual({ value: `key_[REDACTED:${kind}]`, count: 1 });
+    expect(redactString(`model-${secret}`, off)).toEqual({ value: `model-[REDACTED:${kind}]`, count: 1 });
+  });
+
   it('knows every GitHub token prefix and fine-grained PATs', () => {
     const body = 'Zz9'.repeat(12);
     for (const prefix of ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_']) {
@@ -100,6 +105,10 @@ describe('redactString: each kind', () => {
     });
   });
 
+  it('finds a Bearer token in a URL-encoded header', () => {
+    expect(redactString('?auth=Bearer%20abc123DEF456ghi789&x=1', off).value).toBe('?auth=Bearer%20[REDACTED:bearer_token]&x=1');
+  });
+
   it('names the precise kind when a known key is sent as a Bearer token', () => {
     expect(redactString(`Authorization: Bearer ${SECRETS.jwt}`, off).value).toBe(
       'Authorization: Bearer [REDACTED:jwt]',
@@ -145,6 +154,10 @@ describe('redactString: e-mail switch', () => {
     expect(redactString(text, on)).toEqual({ value: 'Contact [REDACTED:email] about the build.', count: 1 });
   });
 
+  it('takes the whole domain of an address joined to more text by a dash', () => {
+    expect(redactString('owner=bob@example.co.uk-42', on).value).toBe('owner=[REDACTED:email]-42');
+  });
+
   it('keeps e-mail addresses when the option is off', () => {
     expect(redactString(text, off)).toEqual({ value: text, count: 0 });
   });
@@ -163,6 +176,8 @@ describe('redactString: no false positives', () => {
     ['a UUID', 'run 123e4567-e89b-12d3-a456-426614174000'],
     ['sk- and three chars', 'use sk-abc here'],
     ['an sk- identifier without digits', 'class sk-button-primary-large-variant'],
+    ['sk- ending a word', 'mask-proj-2024-rollout-phase-3 and desk-ant-volume-0123456789abcdef'],
+    ['token prefixes ending a word', 'the taghp_ field, catglpat-style names and ncxoxb-1234567890 ids'],
     ['ordinary URLs', 'see https://example.com/path?q=1#x and http://localhost:8080/api and http://[::1]:80/'],
     ['Bearer in prose', 'the Bearer authentication scheme'],
     ['a short AKIA word', 'AKIA is a prefix'],
@@ -281,6 +296,28 @@ describe('redactDeep', () => {
     expect(result).toEqual({
       value: {
         Credentials: { AccessKeyId: '[REDACTED:aws_access_key_id]', SecretAccessKey: '[REDACTED:aws_secret_access_key]' },
+      },
+      count: 2,
+    });
+  });
+
+  it('treats the value of an OTLP attribute named like a secret key as the secret, at any depth', () => {
+    const attribute = (key: string, value: unknown) => ({ key, value });
+    const input = {
+      attributes: [
+        attribute('aws_secret_access_key', { stringValue: AWS_SECRET }),
+        attribute('creds', { kvlistValue: { values: [attribute('SecretAccessKey', { stringValue: 'plain-looking' })] } }),
+        attribute('region', { stringValue: 'eu-west-1' }),
+      ],
+    };
+
+    expect(redactDeep(input, off)).toEqual({
+      value: {
+        attributes: [
+          attribute('aws_secret_access_key', { stringValue: '[REDACTED:aws_secret_access_key]' }),
+          attribute('creds', { kvlistValue: { values: [attribute('SecretAccessKey', { stringValue: '[REDACTED:aws_secret_access_key]' })] } }),
+          attribute('region', { stringValue: 'eu-west-1' }),
+        ],
       },
       count: 2,
     });
