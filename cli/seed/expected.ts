@@ -124,7 +124,7 @@ function toRow(key: string, a: Acc): ExpectedRow {
 /**
  * The cost rollup of CONTRACT.md from the events: a run counts on the day it started (and, grouped by
  * model, under every model it used); costs, tokens and calls count on the day their step started,
- * under the step's model; a missing dimension is "unknown".
+ * under the step's model; a missing dimension, a step's model included, is "unknown".
  */
 export function expectedRollup(events: readonly NativeEvent[], q: RollupQuery): { rows: ExpectedRow[]; totals: Omit<ExpectedRow, 'key'> } {
   const runs = expectedRuns(events);
@@ -140,28 +140,38 @@ export function expectedRollup(events: readonly NativeEvent[], q: RollupQuery): 
   const dimKey = (r: ExpectedRun, t: number) => (q.groupBy === 'day' ? dayOf(t) : ((r as unknown as Record<string, string | undefined>)[q.groupBy] ?? 'unknown'));
   const selected = (r: ExpectedRun) => (q.repo === undefined || r.repo === q.repo) && (q.agent === undefined || r.agent === q.agent);
 
+  // steps without a model, and error logs, are the model "unknown"; a run counts under each model it
+  // used, and under "unknown" when it has such steps that count anything, or used no model at all
+  const modelOf = (e: NativeEvent) => (e.type === 'step' ? (e.model ?? 'unknown') : 'unknown');
+  const countsAnything = (e: NativeEvent) =>
+    e.type === 'step'
+      ? stepCostNanos(e) > 0 || e.kind === 'llm' || e.kind === 'tool' || e.status === 'error' || Object.values(e.usage ?? {}).some((n) => n > 0)
+      : e.type === 'log' && e.level === 'error';
+  const runModels = new Map([...runs.values()].map((r) => [r.runId, new Set(r.models)]));
+  for (const e of unique(events)) if (countsAnything(e) && modelOf(e) === 'unknown') runModels.get(e.runId)!.add('unknown');
+  for (const models of runModels.values()) if (models.size === 0) models.add('unknown');
+
   // run counters
   for (const r of runs.values()) {
     if (!selected(r) || !inRange(r.startedAt)) continue;
-    if (q.model !== undefined && !r.models.includes(q.model)) continue;
-    const keys = q.groupBy === 'model' ? r.models.filter((m) => q.model === undefined || m === q.model) : [dimKey(r, r.startedAt)];
+    const models = [...runModels.get(r.runId)!];
+    if (q.model !== undefined && !models.includes(q.model)) continue;
+    const keys = q.groupBy === 'model' ? models.filter((m) => q.model === undefined || m === q.model) : [dimKey(r, r.startedAt)];
     for (const a of [...keys.map(acc), totals]) {
       a.runs += 1;
       a.wallTimeMs += Math.max(0, r.endedAt - r.startedAt);
       a.usefulOutcomes += r.outcome && USEFUL.has(r.outcome) ? 1 : 0;
     }
   }
-  // step counters (and error logs, which belong to no model)
+  // step counters, and error logs
   for (const e of unique(events)) {
     const r = runs.get(e.runId)!;
     if (!selected(r)) continue;
     if (e.type === 'step') {
       const at = ms(e.startedAt);
-      const model = e.model ?? (e.kind === 'llm' ? 'unknown' : undefined);
+      const model = modelOf(e);
       if (!inRange(at) || (q.model !== undefined && model !== q.model)) continue;
-      const targets = [totals];
-      if (q.groupBy !== 'model') targets.push(acc(dimKey(r, at)));
-      else if (model !== undefined) targets.push(acc(model));
+      const targets = [totals, acc(q.groupBy === 'model' ? model : dimKey(r, at))];
       for (const a of targets) {
         a.costNanos += stepCostNanos(e);
         a.inputTokens += e.usage?.inputTokens ?? 0;
@@ -172,11 +182,11 @@ export function expectedRollup(events: readonly NativeEvent[], q: RollupQuery): 
         a.toolCalls += e.kind === 'tool' ? 1 : 0;
         a.errors += e.status === 'error' ? 1 : 0;
       }
-    } else if (e.type === 'log' && e.level === 'error' && q.model === undefined) {
+    } else if (e.type === 'log' && e.level === 'error' && (q.model === undefined || q.model === 'unknown')) {
       const at = ms(e.timestamp);
       if (!inRange(at)) continue;
       totals.errors += 1;
-      if (q.groupBy !== 'model') acc(dimKey(r, at)).errors += 1;
+      acc(q.groupBy === 'model' ? 'unknown' : dimKey(r, at)).errors += 1;
     }
   }
   const rows = [...groups.entries()].map(([k, a]) => toRow(k, a));

@@ -6,7 +6,8 @@ import { STEP_COUNTER_NAMES, durationMs, type RunState } from './run-state.ts';
  * Pre-aggregated day cells for cost rollups: tenant × UTC day × (repo, agent, branch, outcome). One
  * item per cell, with the run-level and step-level counters of the cell, and the same counters per
  * model under `m|<model>|<counter>`. A run counts on the day it started (and under every model it
- * used); costs, tokens and calls count on the day they were incurred, under the model of the step.
+ * used); costs, tokens and calls count on the day they were incurred, under the model of the step
+ * (`unknown` for a step without one).
  *
  * Contributions are a pure function of the run's state. Ingest computes them before and after applying
  * new events and writes the difference, so a run whose repo or outcome becomes known later moves its
@@ -88,26 +89,35 @@ export function contributions(s: RunState | undefined): CellMap {
   if (!s) return out;
   const dims: CellDims = { repo: s.repo ?? UNKNOWN, agent: s.agent ?? UNKNOWN, branch: s.branch ?? UNKNOWN, outcome: s.outcome ?? UNKNOWN };
 
-  // run-level counters on the start day, overall and under each model the run used
-  const run: Counters = { runs: 1, wallTimeMs: durationMs(s) ?? 0, usefulOutcomes: s.outcome && USEFUL_OUTCOMES.has(s.outcome) ? 1 : 0 };
-  const startCounters: Counters = { ...run };
-  for (const model of new Set(s.models)) for (const [k, v] of Object.entries(run)) startCounters[modelCounter(model, k)] = v;
-  add(out, { day: dayOf(s.startedAt), dims }, startCounters);
-
-  // step counters where they were incurred; `*` holds steps without a model (tools, error logs)
+  // Steps without a model (tool calls, error logs, model calls that name none) are the model `unknown`,
+  // as a missing dimension is everywhere: so the model rows add up to the totals. A run counts under
+  // every model it used, and under `unknown` when it has such steps or used no model at all.
+  const models = new Set(s.models);
+  const steps: { day: string; counters: Counters }[] = [];
   for (const [key, values] of Object.entries(s.contrib)) {
     const sep = key.indexOf('|');
-    const day = key.slice(0, sep);
     const model = key.slice(sep + 1);
+    const filed = model === '*' ? UNKNOWN : model;
     const counters: Counters = {};
     STEP_COUNTER_NAMES.forEach((name, i) => {
       const v = values[i];
       if (!v) return;
       counters[name] = v;
-      if (model !== '*') counters[modelCounter(model, name)] = v;
+      counters[modelCounter(filed, name)] = v;
     });
-    add(out, { day, dims }, counters);
+    if (Object.keys(counters).length === 0) continue;
+    if (filed === UNKNOWN) models.add(UNKNOWN);
+    steps.push({ day: key.slice(0, sep), counters });
   }
+  if (models.size === 0) models.add(UNKNOWN);
+
+  // run-level counters on the start day, overall and under each of its models
+  const run: Counters = { runs: 1, wallTimeMs: durationMs(s) ?? 0, usefulOutcomes: s.outcome && USEFUL_OUTCOMES.has(s.outcome) ? 1 : 0 };
+  const startCounters: Counters = { ...run };
+  for (const model of models) for (const [k, v] of Object.entries(run)) startCounters[modelCounter(model, k)] = v;
+  add(out, { day: dayOf(s.startedAt), dims }, startCounters);
+  // step counters where they were incurred
+  for (const { day, counters } of steps) add(out, { day, dims }, counters);
   return out;
 }
 

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { newTenant, settled, stackInfo } from '../helpers/stack.ts';
+import { ingest, newTenant, settled, stackInfo } from '../helpers/stack.ts';
 import { generateDataset } from '../../cli/seed/generate.ts';
 import { sendDataset } from '../../cli/seed/send.ts';
 import { expectedRollup, GROUP_BYS, type ExpectedRow, type RollupQuery } from '../../cli/seed/expected.ts';
@@ -86,5 +86,38 @@ describe('costs.rollup equals a brute-force recomputation from the events sent',
     const actual = await tenant.client.costs.rollup.query({ tenantId: tenant.tenantId, from: new Date(END + 10 * DAY).toISOString(), to: new Date(END + 12 * DAY).toISOString(), groupBy: 'day' });
     expect(actual.rows).toEqual([]);
     expect(actual.totals).toMatchObject({ runs: 0, costUsd: 0, costPerUsefulOutcomeUsd: null });
+  });
+});
+
+describe('costs.rollup by model: what no model names is the model "unknown"', () => {
+  const day = new Date(END - DAY).toISOString().slice(0, 10);
+  const at = (hh: string) => `${day}T${hh}:00:00Z`;
+
+  it('files tool calls, error logs and unnamed model calls there, so the rows add up to the totals', async () => {
+    // Arrange: a run that used a model and also ran a paid tool and logged an error; a run whose model
+    // call names no model; a run with no steps at all
+    const t = await newTenant('rollup-unknown');
+    const events = [
+      { type: 'step', id: 'a1', runId: 'A', stepId: 's1', kind: 'llm', name: 'chat', startedAt: at('10'), model: 'claude-sonnet-4-5', costUsd: 1 },
+      { type: 'step', id: 'a2', runId: 'A', stepId: 's2', kind: 'tool', name: 'sandbox', startedAt: at('10'), costUsd: 0.25 },
+      { type: 'log', id: 'a3', runId: 'A', timestamp: at('10'), level: 'error', message: 'lint failed' },
+      { type: 'step', id: 'b1', runId: 'B', stepId: 's1', kind: 'llm', name: 'chat', startedAt: at('11'), costUsd: 0.5 },
+      { type: 'run', id: 'c1', runId: 'C', timestamp: at('12'), status: 'succeeded', outcome: 'merged_change' },
+    ];
+    expect((await ingest(t.key, events)).status).toBe(200);
+    await settled();
+
+    // Act
+    const range = { tenantId: t.tenantId, from: at('00'), to: new Date(END).toISOString() };
+    const byModel = await t.client.costs.rollup.query({ ...range, groupBy: 'model' });
+    const unknownOnly = await t.client.costs.rollup.query({ ...range, groupBy: 'repo', model: 'unknown' });
+
+    // Assess
+    expect(byModel.rows.map((r) => [r.key, r.runs, r.costUsd, r.llmCalls, r.toolCalls, r.errors, r.usefulOutcomes])).toEqual([
+      ['claude-sonnet-4-5', 1, 1, 1, 0, 0, 0],
+      ['unknown', 3, 0.75, 1, 1, 1, 1],
+    ]);
+    expect(byModel.totals).toMatchObject({ runs: 3, costUsd: 1.75, llmCalls: 2, toolCalls: 1, errors: 1, usefulOutcomes: 1 });
+    expect(unknownOnly.rows).toEqual([expect.objectContaining({ key: 'unknown', runs: 3, costUsd: 0.75, toolCalls: 1, costPerUsefulOutcomeUsd: 0.75 })]);
   });
 });
