@@ -189,6 +189,44 @@ describe('secrets in every field are redacted before anything is stored', () => 
     expect(JSON.stringify(metric.points[0]!.attributes)).toContain('[REDACTED:anthropic_key]');
   });
 
+  it('takes the whole value of an OTLP attribute named like an AWS secret key as the secret, however plain it looks', async () => {
+    // Prepare: values no pattern would know, under names that say what they are
+    const tail = randomBytes(6).toString('hex');
+    const secret = (where: string) => ({ kind: 'aws_secret_access_key', text: `${where}-${tail}`, needle: `${where}-${tail}` });
+    const list = [secret('span'), secret('resource'), secret('nested'), secret('record')];
+    const t = await newTenant('redaction-otlp-names');
+    const t0 = Date.now() - 60_000;
+    const traceId = randomBytes(16).toString('hex');
+    const span = {
+      traceId,
+      spanId: '1111111111111111',
+      name: 'deploy',
+      startTimeUnixNano: nanos(t0),
+      endTimeUnixNano: nanos(t0 + 500),
+      attributes: [
+        { key: 'aws_secret_access_key', value: str(list[0]!.text) },
+        { key: 'credentials', value: { kvlistValue: { values: [{ key: 'SecretAccessKey', value: str(list[2]!.text) }] } } },
+      ],
+    };
+    const traces = { resourceSpans: [{ resource: { attributes: [{ key: 'AWS_SECRET_ACCESS_KEY', value: str(list[1]!.text) }] }, scopeSpans: [{ spans: [span] }] }] };
+    const record = { timeUnixNano: nanos(t0), body: str('deploying'), attributes: kv({ 'session.id': str('otlp-names'), 'aws-secret-access-key': str(list[3]!.text) }) };
+    const logs = { resourceLogs: [{ resource: { attributes: [] }, scopeLogs: [{ logRecords: [record] }] }] };
+
+    // Act
+    const answers = [await postOtlp(t.key, '/v1/traces', traces), await postOtlp(t.key, '/v1/logs', logs)];
+
+    // Assess
+    expect(answers.map((a) => a.status)).toEqual([200, 200]);
+    const found = await leaks(t.tenantId, list);
+    expect(found.objects).toBe(2);
+    expect(found.inS3).toEqual([]);
+    expect(found.inDynamo).toEqual([]);
+    const { run } = await t.client.runs.get.query({ tenantId: t.tenantId, runId: traceId });
+    expect(run.redactions).toBe(3);
+    const raw = JSON.stringify((await t.client.runs.raw.query({ tenantId: t.tenantId, runId: traceId })).items);
+    expect(raw).toContain('{"key":"aws_secret_access_key","value":{"stringValue":"[REDACTED:aws_secret_access_key]"}}');
+  });
+
   it('keeps e-mail addresses for a tenant that turned their redaction off, and still redacts every other secret', async () => {
     // Prepare
     const list = secrets();
