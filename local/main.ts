@@ -8,8 +8,33 @@ const port = Number(process.env.PORT ?? 4318);
 const host = process.env.HOST ?? '127.0.0.1';
 const dataDir = process.env.LIDLESS_DATA_DIR ?? '.lidless';
 
+let stack: Awaited<ReturnType<typeof startStack>> | undefined;
+let stopping = false;
+/** Stops everything once, finishing the requests in flight; before the stack is up, exits at once (the JVM goes with the process). */
+function stop(reason: string): void {
+  if (stopping) return;
+  stopping = true;
+  console.log(`${reason}: shutting down`);
+  if (!stack) process.exit(1);
+  stack.stop().then(
+    () => process.exit(0),
+    (err) => {
+      console.error(`shutdown failed: ${(err as Error).message}`);
+      process.exit(1);
+    },
+  );
+}
+// from the start, not only once ready: a signal's default action would end this process without its
+// exit hook, leaving the DynamoDB JVM (a process group of its own) running
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => stop(signal));
+// a parent that went away without signalling (npm killed outright) must not leave the stack running
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) stop('parent process exited');
+}, 1000).unref();
+
 try {
-  const stack = await startStack({
+  stack = await startStack({
     port,
     host,
     dataDir,
@@ -18,21 +43,6 @@ try {
   });
   if (stack.operatorTokenFile) console.log(`operator token: ${stack.operatorTokenFile}`);
   console.log(`lidless ready on ${stack.url}`);
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`${signal}: shutting down`);
-    stack.stop().then(
-      () => process.exit(0),
-      (err) => {
-        console.error(`shutdown failed: ${(err as Error).message}`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
 } catch (err) {
   if (err instanceof JavaMissingError) console.error(err.message);
   else console.error(`lidless could not start: ${(err as Error).message}`);

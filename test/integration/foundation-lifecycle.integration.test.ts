@@ -13,7 +13,7 @@ import { codeOf } from '../helpers/stack.ts';
 /**
  * `npm start` as a user runs it: its own processes on a fresh data dir, Ctrl-C (SIGINT to the whole
  * process group, as a terminal sends it) and SIGTERM while a request is in flight, a restart on the same
- * data dir, and a machine without Java. These start their own stacks, not the shared test stack.
+ * data dir, a supervisor signalling npm alone, and a machine without Java. These start their own stacks, not the shared test stack.
  */
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const READY_WITHIN_MS = 60_000;
@@ -281,6 +281,24 @@ describe('npm start lifecycle', () => {
     expect(run.output()).toContain('SIGTERM: shutting down');
     expect(await leftoversAfterExit(run.child.pid!, dataDir)).toEqual([]);
   }, 120_000);
+
+  it('a supervisor signalling npm alone stops everything: SIGTERM is passed on, and npm killed outright is noticed', async () => {
+    const dataDir = tempDir('lidless-supervised-');
+    for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+      // Prepare
+      const run = launch('npm', ['start'], startEnv(await freePort(), dataDir));
+      const { url } = await readyLine(run, Date.now());
+
+      // Act: the signal goes to npm's process only, as systemd, Docker or `timeout` send it
+      process.kill(run.child.pid!, signal);
+      await run.exited;
+
+      // Assess: the server behind npm stops too, the JVM with it
+      expect(await leftoversAfterExit(run.child.pid!, dataDir), signal).toEqual([]);
+      await expect(fetch(`${url}/healthz`), signal).rejects.toThrow();
+      if (signal === 'SIGTERM') expect(run.output()).toContain('SIGTERM: shutting down');
+    }
+  }, 180_000);
 
   it('without Java on PATH the start fails with one line that names Java 17 and how to install it', async () => {
     // Prepare: a PATH holding node and nothing else
