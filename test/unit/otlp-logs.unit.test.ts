@@ -210,6 +210,13 @@ describe('parseLogs: Codex CLI', () => {
     expect(list[1]).toMatchObject({ type: 'log', level: 'info', message: 'codex.sse_event' });
     expect(list[3]).toMatchObject({ type: 'log', level: 'info', message: 'codex.api_request' });
   });
+
+  it('makes an error log of codex.api_error, with its message', () => {
+    const failed = request({ 'service.name': str('codex_cli_rs') }, [
+      record({ 'event.name': str('codex.api_error'), 'conversation.id': str('conv-codex-9'), 'error.message': str('rate limited'), 'http.response.status_code': int(429) }, T0),
+    ]);
+    expect(events(parseLogs(failed, T0))).toEqual([expect.objectContaining({ type: 'log', runId: 'conv-codex-9', level: 'error', message: 'rate limited' })]);
+  });
 });
 
 describe('parseLogs: Gemini CLI', () => {

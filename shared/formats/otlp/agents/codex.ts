@@ -20,6 +20,8 @@ export const codex: AgentLogAdapter = {
         return readString(record.attrs, 'event.kind') === 'response.completed'
           ? { type: 'step', step: responseCompleted(record) }
           : undefined;
+      case 'api_error':
+        return { type: 'log', level: 'error', message: readString(record.attrs, 'error.message') ?? readString(record.attrs, 'error') ?? record.fullName };
       case 'tool_result':
         // a failed call's `output` is the failure as the tool reported it (Codex sends no error field)
         return { type: 'step', step: toolStep(record, ['tool_name'], ['error.message', 'error', 'output']) };
