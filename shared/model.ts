@@ -127,6 +127,8 @@ export interface MetricPoint {
   at: number;
   /** epoch ms of the series start (cumulative resets are detected by a new start) */
   startAt: number;
+  /** cumulative sums: whether the series only grows, so that a drop is a reset rather than a decrease */
+  monotonic?: boolean;
   value: number;
   attributes: Record<string, string>;
 }

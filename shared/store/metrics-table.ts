@@ -13,7 +13,8 @@ import { UnavailableError } from '../errors.ts';
  *
  * Points of a series are applied in time order, each in a transaction conditional on the series state,
  * so a re-sent export (same points) changes nothing and a cumulative series is turned into deltas
- * exactly once. A cumulative value that drops, or a new start time, is a reset.
+ * exactly once. A new start time is a reset, and so is a drop of a monotonic series; an UpDownCounter's
+ * drop is a decrease.
  */
 const DAY_MS = 86_400_000;
 
@@ -60,9 +61,12 @@ async function recordPoint(s: Stores, tenant: Tenant, p: MetricPoint): Promise<b
         ExpressionAttributeValues: { ':a': p.attributes, ':k': 'gauge', ':v': p.value, ':at': p.at, ':ttl': ttl },
       };
     } else {
+      // a cumulative point adds what changed since the series' last point; a new start is a reset
+      // (the value is all since then), and so is a drop of a series that only grows
       let delta = p.value;
-      if (p.temporality === 'cumulative' && state && state.lastStart === p.startAt && p.value >= (state.lastValue as number)) {
-        delta = p.value - (state.lastValue as number);
+      const last = state?.lastValue as number | undefined;
+      if (p.temporality === 'cumulative' && state && last !== undefined && state.lastStart === p.startAt && (p.value >= last || p.monotonic === false)) {
+        delta = p.value - last;
       }
       pointUpdate = {
         UpdateExpression: 'SET attrs = :a, kind = :k, #ttl = :ttl ADD #sum :d',

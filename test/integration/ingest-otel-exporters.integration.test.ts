@@ -377,4 +377,41 @@ describe('OpenTelemetry metric exporter → tenant metrics', () => {
       expect(byModel['claude-haiku-4-5']).toBeCloseTo(0.125, 12);
     });
   }
+
+  it('keeps a cumulative up-down counter that falls, and the GenAI token histogram as the tokens it recorded', async () => {
+    // Prepare
+    const t = await newTenant('otel-updown');
+    const exporter = new OTLPMetricExporter({ ...exporterOptions(t.key, '/v1/metrics'), temporalityPreference: AggregationTemporalityPreference.CUMULATIVE });
+    const reader = new ManualReader({ aggregationTemporalitySelector: (type) => exporter.selectAggregationTemporality(type) });
+    const provider = new MeterProvider({ resource: resourceFromAttributes({ 'service.name': 'my-agent' }), readers: [reader] });
+    const meter = provider.getMeter('agent');
+    const open = meter.createUpDownCounter('sandboxes.open');
+    const tokens = meter.createHistogram('gen_ai.client.token.usage', { unit: '{token}' });
+    const exportNow = async () => {
+      const { resourceMetrics } = await reader.collect();
+      const results = [];
+      // each export sent twice, as a retrying exporter would
+      for (let i = 0; i < 2; i++) results.push(await new Promise<{ code: number }>((resolve) => exporter.export(resourceMetrics, resolve)));
+      return results.map((r) => r.code);
+    };
+
+    // Act: 10 sandboxes open, then 6 close; 1200 tokens, then 300 more
+    open.add(10);
+    tokens.record(1200, { 'gen_ai.token.type': 'input' });
+    const codes = await exportNow();
+    await new Promise((r) => setTimeout(r, 5));
+    open.add(-6);
+    tokens.record(300, { 'gen_ai.token.type': 'input' });
+    codes.push(...(await exportNow()));
+    await exporter.shutdown();
+
+    // Assess
+    expect(codes).toEqual([0, 0, 0, 0]);
+    const total = async (name: string) => {
+      const { points } = await t.client.metrics.query.query({ tenantId: t.tenantId, name, from: new Date(Date.now() - 86_400_000).toISOString(), to: new Date(Date.now() + 86_400_000).toISOString(), step: 'day' });
+      return points.reduce((sum, p) => sum + p.value, 0);
+    };
+    expect(await total('sandboxes.open')).toBe(4);
+    expect(await total('gen_ai.client.token.usage')).toBe(1500);
+  });
 });

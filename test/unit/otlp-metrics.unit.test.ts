@@ -11,7 +11,7 @@ function point(value: Record<string, unknown>, attrs: Record<string, AnyValue>, 
 }
 
 // A Claude Code metrics export (delta temporality, as its exporter is often configured) plus a
-// cumulative counter, a gauge and a histogram from another instrumentation.
+// cumulative counter, a gauge, the GenAI token histogram and a summary from another instrumentation.
 const metricsExport = {
   resourceMetrics: [
     {
@@ -51,16 +51,18 @@ const metricsExport = {
             },
             { name: 'queue.depth', gauge: { dataPoints: [point({ asDouble: 3 }, { attempt: { intValue: '2' } }, T0, 0)] } },
             {
-              name: 'gen_ai.client.operation.duration',
+              name: 'gen_ai.client.token.usage',
               histogram: {
                 aggregationTemporality: 2,
                 dataPoints: [
-                  { timeUnixNano: ns(T0), count: '2', sum: 1.5, bucketCounts: ['1', '1'], explicitBounds: [1] },
-                  { timeUnixNano: ns(T0), count: '1', sum: 0.5, bucketCounts: ['1', '0'], explicitBounds: [1] },
+                  point({ count: '2', sum: 1500, bucketCounts: ['1', '1'], explicitBounds: [1000] }, { 'gen_ai.token.type': str('input') }),
+                  point({ count: '1', bucketCounts: ['1', '0'], explicitBounds: [1000] }, { 'gen_ai.token.type': str('output') }),
                 ],
               },
             },
             { name: 'legacy.counter', sum: { dataPoints: [point({ asInt: '1' }, {})] } },
+            { name: 'rpc.latency', summary: { dataPoints: [point({ count: '3', sum: 0.9, quantileValues: [] }, {})] } },
+            { name: 'queue.size', sum: { aggregationTemporality: 2, dataPoints: [point({ asInt: '4' }, {})] } },
           ],
         },
       ],
@@ -69,11 +71,11 @@ const metricsExport = {
 };
 
 describe('parseMetrics', () => {
-  it('keeps delta and cumulative sums and gauges as tenant metric points', () => {
+  it('keeps delta and cumulative sums, gauges and histograms (as their sum) as tenant metric points', () => {
     // Act
     const batch = parseMetrics(metricsExport, T0);
     // Assess
-    expect(batch).toMatchObject({ source: 'otlp.metrics', total: 8, items: [] });
+    expect(batch).toMatchObject({ source: 'otlp.metrics', total: 10, items: [] });
     expect(batch.metrics).toEqual([
       {
         name: 'claude_code.cost.usage',
@@ -107,6 +109,7 @@ describe('parseMetrics', () => {
         name: 'gen_ai.client.token.usage.total',
         kind: 'sum',
         temporality: 'cumulative',
+        monotonic: true,
         at: T0 + 60_000,
         startAt: T0,
         value: 9000,
@@ -121,23 +124,36 @@ describe('parseMetrics', () => {
         value: 3,
         attributes: { 'service.name': 'my-agent', attempt: '2' },
       },
+      {
+        name: 'gen_ai.client.token.usage',
+        kind: 'sum',
+        temporality: 'cumulative',
+        monotonic: true,
+        at: T0 + 60_000,
+        startAt: T0,
+        value: 1500,
+        attributes: { 'service.name': 'my-agent', 'gen_ai.token.type': 'input' },
+      },
+      {
+        // an UpDownCounter: proto3 leaves its false isMonotonic out
+        name: 'queue.size',
+        kind: 'sum',
+        temporality: 'cumulative',
+        monotonic: false,
+        at: T0 + 60_000,
+        startAt: T0,
+        value: 4,
+        attributes: { 'service.name': 'my-agent' },
+      },
     ]);
   });
 
-  it('rejects histogram points and sums of unknown temporality, each counted as a data point', () => {
+  it('rejects histogram points without a sum, summaries and sums of unknown temporality, each counted as a data point', () => {
     const batch = parseMetrics(metricsExport, T0);
     expect(batch.rejected).toEqual([
-      {
-        index: 5,
-        id: 'gen_ai.client.operation.duration',
-        error: 'data point 5 (gen_ai.client.operation.duration): histogram points are not supported (only sums and gauges are kept)',
-      },
-      {
-        index: 6,
-        id: 'gen_ai.client.operation.duration',
-        error: 'data point 6 (gen_ai.client.operation.duration): histogram points are not supported (only sums and gauges are kept)',
-      },
+      { index: 6, id: 'gen_ai.client.token.usage', error: 'data point 6 (gen_ai.client.token.usage): histogram point has no sum' },
       { index: 7, id: 'legacy.counter', error: 'data point 7 (legacy.counter): sum with unspecified aggregation temporality' },
+      { index: 8, id: 'rpc.latency', error: 'data point 8 (rpc.latency): summary points are not supported (sums, gauges and histograms are kept)' },
     ]);
   });
 

@@ -160,26 +160,29 @@ describe('OTLP protobuf: metrics from the real exporter serializer', () => {
     }
   }
 
-  it('decodes cumulative sums and gauges and rejects histogram points', async () => {
+  it('decodes cumulative sums, up-down counters, gauges and histograms (as their sum)', async () => {
     // Prepare
     const reader = new CollectingReader();
     const provider = new MeterProvider({ resource: resourceFromAttributes({ 'service.name': 'claude-code' }), readers: [reader] });
     const meter = provider.getMeter('com.anthropic.claude_code');
     meter.createCounter('claude_code.token.usage').add(1500, { type: 'input' });
+    meter.createUpDownCounter('sessions.open').add(-2);
     meter.createGauge('queue.depth').record(4);
-    meter.createHistogram('request.duration').record(12);
+    const tokens = meter.createHistogram('gen_ai.client.token.usage');
+    tokens.record(1200, { 'gen_ai.token.type': 'input' });
+    tokens.record(300, { 'gen_ai.token.type': 'input' });
     const { resourceMetrics } = await reader.collect();
     const body = Buffer.from(exporterTransformer.ProtobufMetricsSerializer.serializeRequest(resourceMetrics)!);
     // Act
     const batch = parseMetrics(decodeOtlp('metrics', body, 'protobuf'), T0);
     // Assess
-    expect(batch.total).toBe(3);
+    expect(batch.total).toBe(4);
+    expect(batch.rejected).toEqual([]);
     expect(batch.metrics).toMatchObject([
-      { name: 'claude_code.token.usage', kind: 'sum', temporality: 'cumulative', value: 1500, attributes: { type: 'input', 'service.name': 'claude-code' } },
+      { name: 'claude_code.token.usage', kind: 'sum', temporality: 'cumulative', monotonic: true, value: 1500, attributes: { type: 'input', 'service.name': 'claude-code' } },
+      { name: 'sessions.open', kind: 'sum', temporality: 'cumulative', monotonic: false, value: -2 },
       { name: 'queue.depth', kind: 'gauge', temporality: 'gauge', value: 4 },
-    ]);
-    expect(batch.rejected).toEqual([
-      expect.objectContaining({ id: 'request.duration', error: expect.stringContaining('histogram points are not supported') }),
+      { name: 'gen_ai.client.token.usage', kind: 'sum', temporality: 'cumulative', monotonic: true, value: 1500, attributes: { 'gen_ai.token.type': 'input' } },
     ]);
     await provider.shutdown();
   });

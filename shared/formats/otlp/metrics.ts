@@ -5,8 +5,10 @@ import { walkRequest } from './walk.ts';
 
 /**
  * OTLP metrics → tenant metric points. Sums (delta or cumulative, told apart so that the store never
- * double counts) and gauges are kept; histogram, exponential histogram and summary points are rejected
- * with a reason, and so is a sum whose temporality is unspecified, since it cannot be summed safely.
+ * double counts) and gauges are kept. A histogram (or exponential histogram) is kept as the sum of what
+ * it recorded: `gen_ai.client.token.usage` is a histogram of tokens per call, and its sum is the tokens
+ * used. Summary points are rejected with a reason, and so is a sum whose temporality is unspecified,
+ * since it cannot be summed safely.
  * Each point's attributes are its resource's merged with its own (the point's win), as strings.
  * `request` is an `ExportMetricsServiceRequest` in OTLP JSON object form (see proto.ts for protobuf).
  */
@@ -35,7 +37,7 @@ export function parseMetrics(request: unknown, _receivedAt: number): ParsedBatch
       }
       try {
         if (!name) throw new Error('metric has no name');
-        points.push(toPoint(name, shape.temporality!, shape.kind!, point, resourceAttributes));
+        points.push(toPoint(name, shape, point, resourceAttributes));
       } catch (err) {
         reject((err as Error).message);
       }
@@ -48,15 +50,15 @@ interface Shape {
   points: unknown[];
   kind?: MetricPoint['kind'];
   temporality?: MetricPoint['temporality'];
+  /** a cumulative series that only grows: a drop is a reset (an UpDownCounter's drop is a change) */
+  monotonic?: boolean;
+  /** the point's value: a number point's, or a histogram's sum */
+  value?: (point: Record<string, unknown>) => number;
   /** why every point of this metric is rejected */
   unsupported?: string;
 }
 
-const UNSUPPORTED: Record<string, string> = {
-  histogram: 'histogram points are not supported (only sums and gauges are kept)',
-  exponentialHistogram: 'exponential histogram points are not supported (only sums and gauges are kept)',
-  summary: 'summary points are not supported (only sums and gauges are kept)',
-};
+const UNSPECIFIED = 'with unspecified aggregation temporality';
 
 function shapeOf(metric: Record<string, unknown>): Shape {
   if (isRecord(metric.sum)) {
@@ -65,14 +67,21 @@ function shapeOf(metric: Record<string, unknown>): Shape {
       points: pointsOf(metric.sum),
       kind: 'sum',
       temporality,
-      ...(temporality ? {} : { unsupported: 'sum with unspecified aggregation temporality' }),
+      // proto3 leaves a false `isMonotonic` out, as an UpDownCounter's
+      monotonic: metric.sum.isMonotonic === true || metric.sum.isMonotonic === 'true',
+      value: numberValue,
+      ...(temporality ? {} : { unsupported: `sum ${UNSPECIFIED}` }),
     };
   }
-  if (isRecord(metric.gauge)) return { points: pointsOf(metric.gauge), kind: 'gauge', temporality: 'gauge' };
-  for (const [field, reason] of Object.entries(UNSUPPORTED)) {
+  if (isRecord(metric.gauge)) return { points: pointsOf(metric.gauge), kind: 'gauge', temporality: 'gauge', value: numberValue };
+  for (const field of ['histogram', 'exponentialHistogram'] as const) {
     const data = metric[field];
-    if (isRecord(data)) return { points: pointsOf(data), unsupported: reason };
+    if (!isRecord(data)) continue;
+    const temporality = temporalityOf(data.aggregationTemporality);
+    // a histogram's sum only grows: it is recorded only for instruments that take no negative values
+    return { points: pointsOf(data), kind: 'sum', temporality, monotonic: true, value: histogramSum, ...(temporality ? {} : { unsupported: `histogram ${UNSPECIFIED}` }) };
   }
+  if (isRecord(metric.summary)) return { points: pointsOf(metric.summary), unsupported: 'summary points are not supported (sums, gauges and histograms are kept)' };
   return { points: [] };
 }
 
@@ -87,23 +96,19 @@ function temporalityOf(value: unknown): 'delta' | 'cumulative' | undefined {
   return undefined;
 }
 
-function toPoint(
-  name: string,
-  temporality: MetricPoint['temporality'],
-  kind: MetricPoint['kind'],
-  point: unknown,
-  resourceAttributes: Record<string, unknown>,
-): MetricPoint {
+function toPoint(name: string, shape: Shape, point: unknown, resourceAttributes: Record<string, unknown>): MetricPoint {
   if (!isRecord(point)) throw new Error('must be an object');
+  const { kind, temporality } = shape as Required<Shape>;
   const at = timeOf(point.timeUnixNano, 'timeUnixNano');
   if (at === undefined) throw new Error('missing timeUnixNano');
   const start = timeOf(point.startTimeUnixNano, 'startTimeUnixNano');
   if ((Number(point.flags ?? 0) & FLAG_NO_RECORDED_VALUE) !== 0) throw new Error('point has no recorded value');
-  const value = valueOf(point);
+  const value = shape.value!(point);
   return {
     name,
     kind,
     temporality,
+    ...(temporality === 'cumulative' ? { monotonic: shape.monotonic === true } : {}),
     at,
     // A cumulative series without a start time is one series from an unknown start (0), so that a new
     // start is never invented; a delta or gauge point without one covers only its own instant.
@@ -125,9 +130,18 @@ function timeOf(value: unknown, field: string): number | undefined {
 }
 
 /** `asDouble` or `asInt` (int64: a string or a number). */
-function valueOf(point: Record<string, unknown>): number {
-  const raw = point.asDouble ?? point.asInt;
+function numberValue(point: Record<string, unknown>): number {
+  return finite(point.asDouble ?? point.asInt, 'value (asDouble or asInt)');
+}
+
+/** What a histogram point recorded in all: its `sum` (optional in OTLP, so required here). */
+function histogramSum(point: Record<string, unknown>): number {
+  if (point.sum === undefined || point.sum === null) throw new Error('histogram point has no sum');
+  return finite(point.sum, 'sum');
+}
+
+function finite(raw: unknown, what: string): number {
   const value = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw new Error('value (asDouble or asInt) must be a finite number');
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new Error(`${what} must be a finite number`);
   return value;
 }
