@@ -23,6 +23,10 @@ export const USEFUL_OUTCOMES: ReadonlySet<string> = new Set(['merged_change', 'g
 export const MAX_MODEL_CHARS = 256;
 export const MAX_RUN_FIELD_CHARS = 1024;
 
+/** Ids (`id`, `runId`, `stepId`): 1 to 128 printable characters, not starting with a space. */
+export const MAX_ID_CHARS = 128;
+export const PRINTABLE_ID = /^[\x21-\x7e\u00a0-\uffff][\x20-\x7e\u00a0-\uffff]*$/;
+
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 

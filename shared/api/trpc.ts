@@ -94,5 +94,10 @@ export const readerProcedure = authedProcedure
   });
 
 export const tenantIdSchema = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'must be a tenant id');
-export const isoTime = z.iso.datetime({ offset: true }).transform((s) => Date.parse(s));
+/** Times in: an ISO-8601 time with its offset (seconds optional), or a date alone (its midnight, UTC). */
+const ISO_FORMS = [z.iso.datetime({ offset: true }), z.iso.datetime({ offset: true, precision: -1 }), z.iso.date()];
+export const isoTime = z
+  .string()
+  .refine((s) => ISO_FORMS.some((form) => form.safeParse(s).success), 'must be an ISO-8601 time with an offset (2026-11-23T10:00:00Z) or a date (2026-11-23)')
+  .transform((s) => Date.parse(s));
 export const limitSchema = z.number().int().min(1).max(500).default(50);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { LOG_LEVELS, MAX_MODEL_CHARS, MAX_RUN_FIELD_CHARS, OUTCOMES, RUN_STATUSES, STEP_KINDS } from '../model.ts';
+import { LOG_LEVELS, MAX_ID_CHARS, MAX_MODEL_CHARS, MAX_RUN_FIELD_CHARS, OUTCOMES, PRINTABLE_ID, RUN_STATUSES, STEP_KINDS } from '../model.ts';
 import type { NormalizedEvent, ParsedBatch, ParsedItem, Rejection } from '../model.ts';
 import { BadRequestError, PayloadTooLargeError } from '../errors.ts';
 
@@ -10,11 +10,12 @@ import { BadRequestError, PayloadTooLargeError } from '../errors.ts';
  */
 export const MAX_EVENTS = 1000;
 
-const id = z
+/** `id`, `runId`, `stepId`; the read API takes run ids by the same schema */
+export const idSchema = z
   .string()
-  .min(1, 'must be 1 to 128 characters')
-  .max(128, 'must be 1 to 128 characters')
-  .regex(/^[\x21-\x7e\u00a0-\uffff][\x20-\x7e\u00a0-\uffff]*$/, 'must be printable characters');
+  .min(1, `must be 1 to ${MAX_ID_CHARS} characters`)
+  .max(MAX_ID_CHARS, `must be 1 to ${MAX_ID_CHARS} characters`)
+  .regex(PRINTABLE_ID, 'must be printable characters');
 
 const MIN_TIME = Date.UTC(2000, 0, 1);
 const MAX_TIME = Date.UTC(2200, 0, 1);
@@ -40,8 +41,8 @@ const runAttributes = attributes.refine((a) => JSON.stringify(a).length <= MAX_R
 
 const runEvent = z.strictObject({
   type: z.literal('run'),
-  id,
-  runId: id,
+  id: idSchema,
+  runId: idSchema,
   timestamp,
   agent: shortText.optional(),
   repo: shortText.optional(),
@@ -57,10 +58,10 @@ const runEvent = z.strictObject({
 
 const stepEvent = z.strictObject({
   type: z.literal('step'),
-  id,
-  runId: id,
-  stepId: id,
-  parentStepId: id.optional(),
+  id: idSchema,
+  runId: idSchema,
+  stepId: idSchema,
+  parentStepId: idSchema.optional(),
   kind: z.enum(STEP_KINDS),
   name: z.string().min(1).max(1024),
   startedAt: timestamp,
@@ -85,24 +86,24 @@ const stepEvent = z.strictObject({
 
 const logEvent = z.strictObject({
   type: z.literal('log'),
-  id,
-  runId: id,
+  id: idSchema,
+  runId: idSchema,
   timestamp,
   level: z.enum(LOG_LEVELS),
   message: z.string().max(65_536),
-  stepId: id.optional(),
+  stepId: idSchema.optional(),
   attributes: attributes.optional(),
 });
 
 const assertionEvent = z.strictObject({
   type: z.literal('assertion'),
-  id,
-  runId: id,
+  id: idSchema,
+  runId: idSchema,
   timestamp,
   name: z.string().min(1).max(1024),
   passed: z.boolean(),
   message: z.string().max(65_536).optional(),
-  stepId: id.optional(),
+  stepId: idSchema.optional(),
 });
 
 const eventSchema = z.discriminatedUnion('type', [runEvent, stepEvent, logEvent, assertionEvent]);
@@ -215,7 +216,7 @@ export function parseNativeBatch(body: unknown): ParsedBatch {
       const maybeId = (raw as { id?: unknown } | null)?.id;
       rejected.push({
         index,
-        ...(typeof maybeId === 'string' && maybeId.length <= 128 ? { id: maybeId } : {}),
+        ...(typeof maybeId === 'string' && maybeId.length <= MAX_ID_CHARS ? { id: maybeId } : {}),
         error: describe(parsed.error),
       });
     }

@@ -114,6 +114,9 @@ describe('input validation', () => {
       noScopes: await badRequest(op.admin.keys.create.mutate({ tenantId: t.tenantId, scopes: [] })),
       limit: await badRequest(t.client.runs.list.query({ tenantId: t.tenantId, limit: 501 })),
       from: await badRequest(t.client.runs.list.query({ tenantId: t.tenantId, from: 'yesterday' })),
+      localTime: await badRequest(t.client.runs.list.query({ tenantId: t.tenantId, to: '2026-01-02T10:00:00' })),
+      runId: await badRequest(t.client.runs.get.query({ tenantId: t.tenantId, runId: 'run\u0001one' })),
+      rawRunId: await badRequest(t.client.runs.raw.query({ tenantId: t.tenantId, runId: 'x'.repeat(129) })),
       groupBy: await badRequest(
         t.client.costs.rollup.query({ tenantId: t.tenantId, from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z', groupBy: 'colour' as 'day' }),
       ),
@@ -127,6 +130,9 @@ describe('input validation', () => {
     expect(messages.noScopes).toMatch(/^scopes: /);
     expect(messages.limit).toMatch(/^limit: /);
     expect(messages.from).toMatch(/^from: /);
+    expect(messages.localTime).toBe('to: must be an ISO-8601 time with an offset (2026-11-23T10:00:00Z) or a date (2026-11-23)');
+    expect(messages.runId).toBe('runId: must be printable characters');
+    expect(messages.rawRunId).toMatch(/^runId: must be 1 to 128 characters/);
     expect(messages.groupBy).toMatch(/^groupBy: /);
     for (const m of Object.values(messages)) expect(m).not.toMatch(/ZodError|"code":|\n|at .*\.ts/);
     expect(overHttp).toEqual({ status: 400, code: 'BAD_REQUEST', message: expect.stringMatching(/^retentionDays: /) });

@@ -125,6 +125,9 @@ describe('runs.list', () => {
       middle,
       { from: middle.from },
       { to: middle.to },
+      // a date alone is its midnight UTC; a time may leave out its seconds if it gives its offset
+      { from: new Date(END - 2 * DAY).toISOString().slice(0, 10) },
+      { to: `${new Date(END - DAY + 5 * 3_600_000).toISOString().slice(0, 16)}+02:00` },
       { repo: someRepo, status: 'succeeded' },
       { agent: 'claude-code', model: someModel },
       { repo: someRepo, ...middle, outcome: 'merged_change' },

@@ -5,10 +5,10 @@ import { getRun, listRuns, rawEvents, runsByTrace } from '../../query/runs.ts';
 import { costRollup, GROUP_BYS } from '../../query/rollup.ts';
 import { queryMetric } from '../../store/metrics-table.ts';
 import { OUTCOMES, RUN_STATUSES } from '../../model.ts';
+import { idSchema } from '../../formats/native.ts';
 import { BadRequestError } from '../../errors.ts';
 
 /** Reader procedures: tenants, runs, costs and metrics of the tenants the caller may read. */
-const idSchema = z.string().min(1).max(128);
 const dimension = z.string().min(1).max(1024);
 
 export const tenantsRouter = router({

@@ -1,4 +1,4 @@
-import { MAX_RUN_FIELD_CHARS, OUTCOMES, RUN_STATUSES } from '../../model.ts';
+import { MAX_ID_CHARS, MAX_RUN_FIELD_CHARS, OUTCOMES, PRINTABLE_ID, RUN_STATUSES } from '../../model.ts';
 import type { Outcome, RunFields, RunStatus } from '../../model.ts';
 import { firstString, readString } from './attributes.ts';
 import type { Attributes } from './attributes.ts';
@@ -11,8 +11,6 @@ import type { Attributes } from './attributes.ts';
  */
 export const RUN_ID_KEYS = ['lidless.run.id', 'session.id', 'gen_ai.conversation.id', 'conversation.id'] as const;
 
-const PRINTABLE_ID = /^[\x21-\x7e\u00a0-\uffff][\x20-\x7e\u00a0-\uffff]*$/;
-
 /**
  * The run id, falling back to the trace id; undefined when neither exists. Throws a plain Error when the
  * chosen value is not a valid id (1 to 128 printable characters), rather than silently using another.
@@ -20,7 +18,7 @@ const PRINTABLE_ID = /^[\x21-\x7e\u00a0-\uffff][\x20-\x7e\u00a0-\uffff]*$/;
 export function resolveRunId(sets: readonly Attributes[], traceIdHex: string | undefined): string | undefined {
   const found = firstString(sets, RUN_ID_KEYS);
   if (!found) return traceIdHex;
-  if (found.value.length > 128 || !PRINTABLE_ID.test(found.value)) {
+  if (found.value.length > MAX_ID_CHARS || !PRINTABLE_ID.test(found.value)) {
     throw new Error(`${found.key} must be 1 to 128 printable characters to be a run id`);
   }
   return found.value;
