@@ -48,7 +48,7 @@ export class IngestService {
     const started = Date.now();
     const signal = OTLP_PATHS[req.path];
     if (req.path !== '/v1/ingest' && !signal) return json(404, { error: `no such endpoint: ${req.method} ${req.path}` });
-    if (req.method !== 'POST') return json(405, { error: `use POST for ${req.path}` }, { allow: 'POST' });
+    if (req.method !== 'POST') return this.methodNotAllowed(req.path, signal);
     let encoding: BodyEncoding = 'json';
     try {
       encoding = encodingOf(req.headers['content-type'], Boolean(signal));
@@ -104,6 +104,14 @@ export class IngestService {
     return { statusCode: 200, headers: { 'content-type': contentType }, body };
   }
 
+  /** 405, as an OTLP Status on the OTLP paths (in JSON: a request without a body has no encoding to answer in). */
+  private methodNotAllowed(path: string, signal: OtlpSignal | undefined): HttpResponse {
+    const message = `use POST for ${path}`;
+    if (!signal) return json(405, { error: message }, { allow: 'POST' });
+    const { body, contentType } = encodeOtlpStatus('json', grpcCode(405), message);
+    return { statusCode: 405, headers: { 'content-type': contentType, allow: 'POST' }, body };
+  }
+
   private failure(err: unknown, req: HttpRequest, signal: OtlpSignal | undefined, encoding: BodyEncoding): HttpResponse {
     let known: LidlessError;
     if (err instanceof LidlessError) known = err;
@@ -132,6 +140,7 @@ function grpcCode(status: number): number {
     case 401: return 16; // UNAUTHENTICATED
     case 403: return 7; // PERMISSION_DENIED
     case 404: return 5; // NOT_FOUND
+    case 405: return 12; // UNIMPLEMENTED
     case 429: return 8; // RESOURCE_EXHAUSTED
     default: return 14; // UNAVAILABLE
   }

@@ -303,6 +303,13 @@ describe('hostile bodies on /v1/ingest', () => {
     expectReadable(elsewhere.json?.error);
   });
 
+  it('answers 405 on an OTLP path with an OTLP Status, as its other failures', async () => {
+    const get = await send('/v1/traces', '', { authorization: `Bearer ${t.key}` }, 'GET');
+
+    expect(get.status).toBe(405);
+    expect(get.json).toEqual({ code: 12, message: 'use POST for /v1/traces' });
+  });
+
   describe('on the OTLP endpoints', () => {
     const otlp = (path: string, body: string | Buffer, contentType: string | undefined, extra: Record<string, string | undefined> = {}) =>
       send(path, body, { authorization: `Bearer ${t.key}`, 'content-type': contentType, ...extra });
