@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Stores } from '../store/clients.ts';
 import type { AlertRule, Tenant } from '../store/control-table.ts';
-import type { ParsedBatch, Rejection } from '../model.ts';
+import type { NormalizedEvent, ParsedBatch, Rejection } from '../model.ts';
 import type { PricedEvent } from '../aggregate/run-state.ts';
 import { redactDeep } from '../redaction/redact.ts';
 import { priceStep } from '../pricing/price.ts';
@@ -40,10 +40,19 @@ export async function ingestParsed(deps: IngestDeps, parsed: ParsedBatch, batchI
   const redaction = { emails: tenant.redactEmails };
 
   const priced: PricedEvent[] = [];
+  /** the event id and request position of each priced event, for the rejections indexing makes */
+  const kept: { index: number; id: string }[] = [];
   const lines: RawLine[] = [];
-  for (const item of parsed.items) {
-    const raw = redactDeep(item.raw, redaction);
+  const rejected = [...parsed.rejected];
+  for (const [i, item] of parsed.items.entries()) {
     const ev = redactDeep(item.event, redaction).value;
+    const altered = alteredId(item.event, ev);
+    if (altered) {
+      // the answer names the event by its redacted id: the secret is not sent back either
+      rejected.push({ index: item.index ?? i, id: ev.eventId, error: `${altered}: holds a secret, and ids are stored as they are sent (runs are found by them): send an id without it` });
+      continue;
+    }
+    const raw = redactDeep(item.raw, redaction);
     const p: PricedEvent = { ...ev, redactions: raw.count };
     if (ev.type === 'step') {
       const price = priceStep(
@@ -54,13 +63,14 @@ export async function ingestParsed(deps: IngestDeps, parsed: ParsedBatch, batchI
       p.unpricedTokens = price.unpricedTokens;
     }
     priced.push(p);
+    kept.push({ index: item.index ?? i, id: item.event.eventId });
     lines.push({ source: parsed.source, receivedAt: receivedIso, runId: ev.runId, event: raw.value });
   }
   // metric points are stored too (raw object and metrics table): their names and attributes are redacted alike
   const metricPoints = (parsed.metrics ?? []).map((m) => redactDeep(m, redaction).value);
   for (const m of metricPoints) lines.push({ source: parsed.source, receivedAt: receivedIso, event: m });
   if (lines.length === 0) {
-    return { accepted: 0, duplicates: 0, rejected: parsed.rejected, alerts: [] };
+    return { accepted: 0, duplicates: 0, rejected: rejected.sort((a, b) => a.index - b.index), alerts: [] };
   }
 
   const key = rawKey(tenant.tenantId, receivedAt, batchId);
@@ -72,7 +82,6 @@ export async function ingestParsed(deps: IngestDeps, parsed: ParsedBatch, batchI
 
   let accepted = 0;
   let duplicates = 0;
-  const rejected = [...parsed.rejected];
   let alerts: AlertRef[] = [];
   if (priced.length > 0) {
     const applied = await applyToIndex(s, {
@@ -84,17 +93,30 @@ export async function ingestParsed(deps: IngestDeps, parsed: ParsedBatch, batchI
     });
     accepted += applied.outcome.filter((o) => o === 'accepted').length;
     duplicates += applied.outcome.filter((o) => o === 'duplicate').length;
-    for (const [i, error] of applied.reasons) {
-      const item = parsed.items[i]!;
-      rejected.push({ index: item.index ?? i, id: item.event.eventId, error });
-    }
-    rejected.sort((a, b) => a.index - b.index);
+    for (const [i, error] of applied.reasons) rejected.push({ ...kept[i]!, error });
     alerts = applied.alerts;
   }
+  rejected.sort((a, b) => a.index - b.index);
   if (metricPoints.length > 0) {
     const m = await recordMetricPoints(s, tenant, metricPoints);
     accepted += m.accepted;
     duplicates += m.duplicates;
   }
   return { accepted, duplicates, rejected, alerts };
+}
+
+/**
+ * The first id of an event that redaction changed (`id`, `runId`, `stepId`, `parentStepId`). Such an
+ * event is rejected rather than stored: its run could not be found by the id sent, and two ids that
+ * differ only in their secret would become one run, or one event taken for the other's duplicate.
+ */
+function alteredId(sent: NormalizedEvent, redacted: NormalizedEvent): string | undefined {
+  if (redacted.eventId !== sent.eventId) return 'id';
+  if (redacted.runId !== sent.runId) return 'runId';
+  if (sent.type === 'step' && redacted.type === 'step') {
+    if (redacted.step.stepId !== sent.step.stepId) return 'stepId';
+    if (redacted.step.parentStepId !== sent.step.parentStepId) return 'parentStepId';
+  }
+  if ((sent.type === 'log' || sent.type === 'assertion') && (redacted.type === 'log' || redacted.type === 'assertion') && redacted.stepId !== sent.stepId) return 'stepId';
+  return undefined;
 }

@@ -227,6 +227,31 @@ describe('secrets in every field are redacted before anything is stored', () => 
     expect(raw).toContain('{"key":"aws_secret_access_key","value":{"stringValue":"[REDACTED:aws_secret_access_key]"}}');
   });
 
+  it('rejects an event whose id, run id or step id holds a secret, storing none of it, rather than merging runs under a redacted id', async () => {
+    // Prepare: two runs whose ids differ only in the address they hold, and a step id holding a token
+    const list = secrets();
+    const email = list.find((s) => s.kind === 'email')!.text;
+    const token = list.find((s) => s.kind === 'github_token')!.text;
+    const t = await newTenant('redaction-ids');
+    const at = new Date(Date.now() - 60_000).toISOString();
+    const step = (id: string, runId: string, stepId = 's1') => ({ type: 'step', id, runId, stepId, kind: 'llm', name: 'chat', startedAt: at, costUsd: 1 });
+    const events = [step('e1', `${email}/1`), step('e2', `other.${email}/1`), step(`e3-${token}`, 'clean'), step('e4', 'clean', `s-${token}`), step('e5', 'clean')];
+
+    // Act
+    const answer = await ingest(t.key, events);
+
+    // Assess
+    expect(answer.status).toBe(207);
+    expect(answer.body).toMatchObject({ accepted: 1, duplicates: 0 });
+    expect(answer.body.rejected.map((r: { index: number; error: string }) => [r.index, r.error.split(':')[0]])).toEqual([[0, 'runId'], [1, 'runId'], [2, 'id'], [3, 'stepId']]);
+    expect(JSON.stringify(answer.body)).not.toContain(token);
+    const found = await leaks(t.tenantId, list);
+    expect(found.inS3).toEqual([]);
+    expect(found.inDynamo).toEqual([]);
+    const runs = await t.client.runs.list.query({ tenantId: t.tenantId });
+    expect(runs.items.map((r) => [r.runId, r.costUsd])).toEqual([['clean', 1]]);
+  });
+
   it('keeps e-mail addresses for a tenant that turned their redaction off, and still redacts every other secret', async () => {
     // Prepare
     const list = secrets();
