@@ -82,18 +82,19 @@ export const operatorProcedure = authedProcedure.use(async ({ ctx, next }) => {
   return next();
 });
 
+export const tenantIdSchema = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'must be a tenant id');
+
 /**
  * Every procedure that names a tenant: the tenant in the input must be one the principal may read.
  * (The base input only picks `tenantId`; each procedure declares its full, strict input.)
  */
 export const readerProcedure = authedProcedure
-  .input(z.object({ tenantId: z.string() }))
+  .input(z.object({ tenantId: tenantIdSchema }))
   .use(async ({ ctx, input, next }) => {
     assertCanRead(ctx.principal, input.tenantId);
     return next();
   });
 
-export const tenantIdSchema = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'must be a tenant id');
 /** Times in: an ISO-8601 time with its offset (seconds optional), or a date alone (its midnight, UTC). */
 const ISO_FORMS = [z.iso.datetime({ offset: true }), z.iso.datetime({ offset: true, precision: -1 }), z.iso.date()];
 export const isoTime = z

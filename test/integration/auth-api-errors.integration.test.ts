@@ -117,6 +117,7 @@ describe('input validation', () => {
       localTime: await badRequest(t.client.runs.list.query({ tenantId: t.tenantId, to: '2026-01-02T10:00:00' })),
       runId: await badRequest(t.client.runs.get.query({ tenantId: t.tenantId, runId: 'run\u0001one' })),
       rawRunId: await badRequest(t.client.runs.raw.query({ tenantId: t.tenantId, runId: 'x'.repeat(129) })),
+      tenantId: await badRequest(t.client.runs.list.query({ tenantId: 'not a tenant id!' })),
       groupBy: await badRequest(
         t.client.costs.rollup.query({ tenantId: t.tenantId, from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z', groupBy: 'colour' as 'day' }),
       ),
@@ -132,6 +133,7 @@ describe('input validation', () => {
     expect(messages.from).toMatch(/^from: /);
     expect(messages.localTime).toBe('to: must be an ISO-8601 time with an offset (2026-11-23T10:00:00Z) or a date (2026-11-23)');
     expect(messages.runId).toBe('runId: must be printable characters');
+    expect(messages.tenantId).toBe('tenantId: must be a tenant id');
     expect(messages.rawRunId).toMatch(/^runId: must be 1 to 128 characters/);
     expect(messages.groupBy).toMatch(/^groupBy: /);
     for (const m of Object.values(messages)) expect(m).not.toMatch(/ZodError|"code":|\n|at .*\.ts/);
