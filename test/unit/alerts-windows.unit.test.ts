@@ -10,7 +10,7 @@ const T0 = Date.UTC(2026, 10, 20, 10, 0, 0);
 function rule(metric: string, window: AlertRule['window'] = '5m'): AlertRule {
   return { ruleId: 'rl', tenantId: 't', name: metric, metric, op: '>', threshold: 0, window, webhookId: 'wh', createdAt: '' };
 }
-const finished = (ms: number, failed = false) => ({ finished: 1, failed: failed ? 1 : 0, [`h${durationBin(ms)}`]: 1 });
+const finished = (ms: number, failed = false) => ({ finished: 1, failed: failed ? 1 : 0, [`h${durationBin(ms)}`]: 1, [`d${durationBin(ms)}`]: ms });
 
 describe('the value of a windowed rule', () => {
   it('sums the slots that overlap the window, up to now', () => {
@@ -54,5 +54,16 @@ describe('the value of a windowed rule', () => {
     expect(p95(94, 6)).toBeLessThanOrEqual(90_000 * 2 ** 0.25);
     expect(p95(95, 5)).toBeGreaterThanOrEqual(1_000);
     expect(p95(95, 5)).toBeLessThanOrEqual(1_000 * 2 ** 0.25);
+  });
+
+  it('is the mean duration of the bin holding the p95: exact for one run, never a bin bound', () => {
+    const p95 = (counters: Record<string, number>) => windowValue(rule('p95_run_duration_ms', '1h'), [{ slot: T0, counters }], T0 + MIN);
+    const bin = durationBin(120_000);
+
+    // a run of 120 s reads 120 s, not its bin's upper bound (131 s), so a 125 s threshold does not hold
+    expect(p95(finished(120_000))).toBe(120_000);
+    expect(p95({ finished: 2, [`h${bin}`]: 2, [`d${bin}`]: 115_000 + 125_000 })).toBe(120_000);
+    // a slot counted before bins kept their durations falls back to the bin's upper bound
+    expect(p95({ finished: 1, [`h${bin}`]: 1 })).toBe(Math.round(2 ** ((bin + 1) / 4)));
   });
 });
