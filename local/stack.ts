@@ -251,6 +251,9 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     sweepRawObjects(stores().s3, BUCKET, new ControlTable(stores()), Date.now()).catch((e) => log(`sweeper failed: ${(e as Error).message}`));
   timers.push(setInterval(sweep, 3_600_000));
   void sweep();
+  // the delivery queue lives in this process: retries it had scheduled when the last one stopped are
+  // pending in the alerts table, and go out now (an SQS queue would have kept them)
+  void runtime.resumePendingDeliveries(Date.now()).catch((e) => log(`pending deliveries not resumed: ${(e as Error).message}`));
   ready = true;
 
   const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;

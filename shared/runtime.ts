@@ -9,7 +9,7 @@ import { SqsDeliveryQueue, type DeliveryMessage, type DeliveryQueue } from './al
 import { appRouter } from './api/router.ts';
 import { cursorKeyFrom } from './query/cursor.ts';
 import { dispatchDelivery } from './alerts/dispatch.ts';
-import { evaluateAll } from './alerts/evaluate-windows.ts';
+import { evaluateAll, stalePendingDeliveries } from './alerts/evaluate-windows.ts';
 import { applyStreamBatch, type AppliedCells } from './aggregate/apply-cells.ts';
 import type { StreamImageRecord } from './aggregate/stream.ts';
 import type { HttpRequest, HttpResponse } from './http/apigw.ts';
@@ -103,6 +103,18 @@ export function handleDelivery(msg: DeliveryMessage) {
 
 export async function runEvaluation(now: number): Promise<number> {
   const messages = await evaluateAll(stores(), now);
+  if (messages.length) await deliveryQueue().send(messages);
+  return messages.length;
+}
+
+/**
+ * Sends every tenant's pending deliveries now: for a delivery queue that lives in memory (the local
+ * stack's), whose scheduled retries end with the process, unlike an SQS queue's.
+ */
+export async function resumePendingDeliveries(now: number): Promise<number> {
+  const s = stores();
+  const messages: DeliveryMessage[] = [];
+  for (const tenant of await new ControlTable(s).listTenants()) messages.push(...(await stalePendingDeliveries(s, tenant.tenantId, now, 0)));
   if (messages.length) await deliveryQueue().send(messages);
   return messages.length;
 }

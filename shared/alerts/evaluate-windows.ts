@@ -109,8 +109,11 @@ export async function evaluateTenant(s: Stores, tenant: Tenant, rules: readonly 
   return out;
 }
 
-/** Pending deliveries of the last day whose queue message was lost (crash between commit and send). */
-export async function stalePendingDeliveries(s: Stores, tenantId: string, now: number): Promise<DeliveryMessage[]> {
+/**
+ * Pending deliveries of the last day, last attempted at least `minAgeMs` ago: by default those whose
+ * queue message was lost (a crash between commit and send; SQS delays a retry at most 15 minutes).
+ */
+export async function stalePendingDeliveries(s: Stores, tenantId: string, now: number, minAgeMs = STALE_PENDING_MS): Promise<DeliveryMessage[]> {
   const since = new Date(now - 86_400_000).toISOString();
   const out: DeliveryMessage[] = [];
   let start: Record<string, unknown> | undefined;
@@ -119,7 +122,7 @@ export async function stalePendingDeliveries(s: Stores, tenantId: string, now: n
     for (const a of page.items) {
       for (const d of Object.values(a.deliveries)) {
         const last = Date.parse(d.lastAttemptAt ?? a.payload.firedAt);
-        if (d.status === 'pending' && now - last > STALE_PENDING_MS) out.push({ tenantId, sk: a.sk, webhookId: d.webhookId });
+        if (d.status === 'pending' && now - last >= minAgeMs) out.push({ tenantId, sk: a.sk, webhookId: d.webhookId });
       }
     }
     start = page.lastKey;

@@ -9,11 +9,13 @@ import { createTRPCClient, httpLink } from '@trpc/client';
 import type { AppRouter } from '../../shared/api/router.ts';
 import { freePort } from '../../local/ports.ts';
 import { codeOf } from '../helpers/stack.ts';
+import { startReceiver, type Receiver } from '../helpers/receiver.ts';
 
 /**
  * `npm start` as a user runs it: its own processes on a fresh data dir, Ctrl-C (SIGINT to the whole
  * process group, as a terminal sends it) and SIGTERM while a request is in flight, a restart on the same
- * data dir, a supervisor signalling npm alone, and a machine without Java. These start their own stacks, not the shared test stack.
+ * data dir (with a webhook retry that was waiting), a supervisor signalling npm alone, and a machine
+ * without Java. These start their own stacks, not the shared test stack.
  */
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const READY_WITHIN_MS = 60_000;
@@ -84,9 +86,11 @@ function leftovers(pgid: number, dataDir: string): string[] {
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const group = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+      const [state, , , group] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // a zombie has ended and holds nothing; it waits for an init that may never reap it
+      if (state === 'Z') continue;
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
-      if (group === pgid || cmdline.includes(dataDir)) found.push(`${pid} ${cmdline}`);
+      if (Number(group) === pgid || cmdline.includes(dataDir)) found.push(`${pid} ${cmdline}`);
     } catch {
       // the process ended while being looked at
     }
@@ -176,13 +180,16 @@ afterAll(async () => {
 
 describe('npm start lifecycle', () => {
   const dataDir = tempDir('lidless-lifecycle-');
-  const created = { tenantId: '', key: '', consultantToken: '', runIds: [] as string[], operatorToken: '' };
+  const created = { tenantId: '', key: '', consultantToken: '', runIds: [] as string[], operatorToken: '', alertId: '' };
+  let receiver: Receiver;
+  afterAll(async () => receiver?.close());
 
   it('npm start is ready within 60 s with a generated operator token, and Ctrl-C finishes the request in flight and leaves no process behind', async () => {
     // Prepare
     const port = await freePort();
     const startedAt = Date.now();
-    const run = launch('npm', ['start'], startEnv(port, dataDir));
+    // webhook retries 10 minutes apart: one is still to come when the stack stops
+    const run = launch('npm', ['start'], startEnv(port, dataDir, { LIDLESS_WEBHOOK_BASE_DELAY_MS: '600000' }));
 
     // Act
     const { url, ms } = await readyLine(run, startedAt);
@@ -206,12 +213,20 @@ describe('npm start lifecycle', () => {
     const tenant = await op.admin.tenants.create.mutate({ name: 'kept across restarts' });
     const { key } = await op.admin.keys.create.mutate({ tenantId: tenant.tenantId, scopes: ['ingest', 'read'] });
     const { token: consultantToken } = await op.admin.consultants.create.mutate({ name: 'kept too', tenantIds: [tenant.tenantId] });
+    // and an alert whose first delivery fails, so that its retry is pending when the stack stops
+    receiver = await startReceiver({ answers: [500], otherwise: 200 });
+    const reader = client(url, key);
+    const { webhookId } = await reader.alerts.webhooks.create.mutate({ tenantId: tenant.tenantId, url: `${receiver.url}/hook` });
+    await reader.alerts.rules.create.mutate({ tenantId: tenant.tenantId, name: 'errors', metric: 'log.error', op: '>=', threshold: 1, webhookId });
     const now = new Date().toISOString();
     const first = await ingest(url, key, [
       { type: 'run', id: 'kept-run', runId: 'kept', timestamp: now, repo: 'web' },
       { type: 'step', id: 'kept-step', runId: 'kept', stepId: 's1', kind: 'llm', name: 'chat', startedAt: now, costUsd: 0.25 },
+      { type: 'log', id: 'kept-error', runId: 'kept', timestamp: now, level: 'error', message: 'boom' },
     ]);
     expect(first.status).toBe(200);
+    const [failedAttempt] = await receiver.waitFor(1);
+    created.alertId = String(failedAttempt!.headers['x-lidless-event-id']);
 
     // Act: Ctrl-C while a large batch is being stored
     const batch = bigBatch('ctrl-c');
@@ -223,11 +238,11 @@ describe('npm start lifecycle', () => {
     const answer = await inFlight.answered;
     const exit = await run.exited;
 
-    // Assess: the request was answered after the signal, in full; npm ended as after a Ctrl-C; nothing is left
+    // Assess: the request was answered after the signal, in full; npm exits 0, as the server it runs shut down cleanly; nothing is left
     expect(answer.at).toBeGreaterThan(signalledAt);
     expect(answer.status).toBe(200);
     expect(answer.body).toMatchObject({ accepted: 1000, rejected: [] });
-    expect(exit).toEqual({ code: null, signal: 'SIGINT' });
+    expect(exit).toEqual({ code: 0, signal: null });
     expect(run.output()).toContain('SIGINT: shutting down');
     expect(run.output()).not.toMatch(/shutdown failed|request failed|ingest failed/);
     expect(await leftoversAfterExit(run.child.pid!, dataDir)).toEqual([]);
@@ -262,6 +277,11 @@ describe('npm start lifecycle', () => {
     expect(fromCtrlC.steps).toHaveLength(50);
     const consultantSees = await client(url, created.consultantToken).tenants.list.query();
     expect(consultantSees.items.map((t) => t.tenantId)).toEqual([created.tenantId]);
+    // the webhook retry that was waiting when the stack stopped goes out now, not 10 minutes later
+    const [, resumed] = await receiver.waitFor(2, { timeoutMs: 15_000 });
+    expect(resumed!.headers['x-lidless-event-id']).toBe(created.alertId);
+    const alerts = await reader.alerts.events.list.query({ tenantId: created.tenantId });
+    expect(alerts.items[0]).toMatchObject({ id: created.alertId, deliveries: [{ status: 'delivered', attempts: 2 }] });
 
     // Act: SIGTERM to the process alone (as a supervisor sends it) while a large batch is being stored
     const batch = bigBatch('sigterm');
