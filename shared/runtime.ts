@@ -63,11 +63,8 @@ export async function handleApi(req: HttpRequest): Promise<HttpResponse> {
   const url = new URL(req.path, 'http://lidless.internal');
   url.search = req.query;
   const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
-  const request = new Request(url, {
-    method: req.method,
-    headers: Object.entries(req.headers).filter((e): e is [string, string] => e[1] !== undefined),
-    body: hasBody ? new Uint8Array(req.body) : undefined,
-  });
+  const sent = Object.entries(req.headers).filter((e): e is [string, string] => e[1] !== undefined);
+  const request = new Request(url, { method: req.method, headers: jsonByDefault(sent), body: hasBody ? new Uint8Array(req.body) : undefined });
   const response = await fetchRequestHandler({
     endpoint: '/trpc',
     req: request,
@@ -89,6 +86,16 @@ export async function handleApi(req: HttpRequest): Promise<HttpResponse> {
     headers[k] = v;
   });
   return { statusCode: response.status, headers, body: await response.text() };
+}
+
+/**
+ * The API speaks plain JSON only. A body sent with no content type, or with the form type `curl -d`
+ * gives it, is taken as the JSON it is meant to be (a body that is not JSON is still a parse error).
+ */
+function jsonByDefault(headers: [string, string][]): [string, string][] {
+  const type = headers.find(([k]) => k.toLowerCase() === 'content-type')?.[1];
+  if (type !== undefined && !type.toLowerCase().startsWith('application/x-www-form-urlencoded')) return headers;
+  return [...headers.filter(([k]) => k.toLowerCase() !== 'content-type'), ['content-type', 'application/json']];
 }
 
 export function handleDelivery(msg: DeliveryMessage) {

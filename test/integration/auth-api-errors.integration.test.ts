@@ -161,6 +161,30 @@ describe('input validation', () => {
   });
 });
 
+describe('plain JSON, as curl sends it', () => {
+  it('takes a mutation body sent with curl -d\'s form type, or none, as JSON; another type is 415', async () => {
+    // Act
+    // bytes, so that fetch adds no content type of its own
+    const post = (type: string | undefined, body: string) =>
+      fetch(`${stackInfo().url}/trpc/admin.tenants.create`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${stackInfo().operatorToken}`, ...(type ? { 'content-type': type } : {}) },
+        body: new TextEncoder().encode(body),
+      });
+    const asForm = await post('application/x-www-form-urlencoded', '{"name":"curl-d"}');
+    const untyped = await post(undefined, '{"name":"curl untyped"}');
+    const notJson = await post('application/x-www-form-urlencoded', 'name=curl-form');
+    const asText = await post('text/plain', '{"name":"curl text"}');
+
+    // Assess
+    expect(asForm.status).toBe(200);
+    expect(await asForm.json()).toMatchObject({ result: { data: { name: 'curl-d', retentionDays: 14 } } });
+    expect(untyped.status).toBe(200);
+    expect(notJson.status).toBe(400);
+    expect(asText.status).toBe(415);
+  });
+});
+
 describe('admin.* procedures', () => {
   it('tenants: create answers { tenantId, name, retentionDays } with 14 days by default, and list shows them', async () => {
     // Prepare
