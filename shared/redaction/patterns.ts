@@ -133,6 +133,79 @@ function redactPrivateKeys(input: string): Replaced {
   return count === 0 ? { value: input, count } : { value: out + input.slice(copiedUpTo), count };
 }
 
+/*
+ * Tokens that may start right after `_` or `-` are runs of [A-Za-z0-9_-], which holds `_` and `-`: a
+ * regex would try a match at each start inside a run (`eyJ-eyJ-eyJ-…`, `sk-sk-sk-…`) and read on to
+ * the run's end each time, quadratic in the run. These scanners read each run once: every start inside
+ * a run that failed ends at the same place, and fails the same way.
+ */
+const TOKEN_CHAR = /[A-Za-z0-9_-]/;
+const ALNUM = /[A-Za-z0-9]/;
+
+/** The end of the run of token characters starting at `from`. */
+function runEnd(input: string, from: number): number {
+  let i = from;
+  while (i < input.length && TOKEN_CHAR.test(input[i]!)) i += 1;
+  return i;
+}
+
+/** Finds `prefix` where a token may start (not inside a word), calling `match` with its position; `match` answers [end of the secret, or -1, where to look next]. */
+function scanTokens(input: string, prefix: string, kind: RedactionKind, match: (start: number) => [number, number]): Replaced {
+  const replacement = marker(kind);
+  let out = '';
+  let copiedUpTo = 0;
+  let from = 0;
+  let count = 0;
+  for (;;) {
+    const start = input.indexOf(prefix, from);
+    if (start < 0) break;
+    if (start > 0 && ALNUM.test(input[start - 1]!)) {
+      from = start + 1;
+      continue;
+    }
+    const [end, next] = match(start);
+    if (end >= 0) {
+      out += input.slice(copiedUpTo, start) + replacement;
+      copiedUpTo = end;
+      count += 1;
+    }
+    from = next;
+  }
+  return count === 0 ? { value: input, count } : { value: out + input.slice(copiedUpTo), count };
+}
+
+/** `sk-…`: 20 or more token characters after the prefix, a digit among them; not `sk-ant-` (Anthropic's). */
+function redactOpenAiKeys(input: string): Replaced {
+  // the run around the last start looked at, and its last digit: an `sk-` inside an `sk-ant-…` run is
+  // looked at on its own, without reading the run again
+  let runStop = -1;
+  let lastDigit = -1;
+  return scanTokens(input, 'sk-', 'openai_key', (start) => {
+    const body = start + 3;
+    if (body > runStop) {
+      runStop = runEnd(input, body);
+      lastDigit = -1;
+      for (let i = runStop - 1; i >= body && lastDigit < 0; i -= 1) if (input[i]! >= '0' && input[i]! <= '9') lastDigit = i;
+    }
+    if (input.startsWith('ant-', body)) return [-1, body];
+    const ok = runStop - body >= 20 && lastDigit >= body;
+    return [ok ? runStop : -1, runStop];
+  });
+}
+
+/** `eyJ…`: three dot-separated runs of token characters, none empty. */
+function redactJwts(input: string): Replaced {
+  return scanTokens(input, 'eyJ', 'jwt', (start) => {
+    const first = runEnd(input, start + 3);
+    if (first === start + 3 || input[first] !== '.') return [-1, Math.max(first, start + 1)];
+    const second = runEnd(input, first + 1);
+    if (second === first + 1 || input[second] !== '.') return [-1, Math.max(second, first + 1)];
+    const third = runEnd(input, second + 1);
+    if (third === second + 1) return [-1, second + 1];
+    return [third, third];
+  });
+}
+
 /** Object keys whose string value is an AWS secret key as a whole (`{ "SecretAccessKey": "..." }`). */
 export const SECRET_KEY_NAME = /^(?:aws[_-]?)?secret[_-]?access[_-]?key$/i;
 
@@ -147,7 +220,7 @@ export const RULES: readonly Rule[] = [
   regexRule('aws_access_key_id', ['AKIA', 'ASIA'], /(?<![A-Za-z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![0-9A-Za-z])/g),
   regexRule('anthropic_key', ['sk-ant-'], /(?<![A-Za-z0-9])sk-ant-[A-Za-z0-9_-]{16,}/g),
   // `sk-` alone is a common prefix in ordinary identifiers: demand a digit, which random keys always have
-  regexRule('openai_key', ['sk-'], /(?<![A-Za-z0-9])sk-(?!ant-)(?=[A-Za-z_-]{0,200}[0-9])[A-Za-z0-9_-]{20,}/g),
+  { kind: 'openai_key', triggers: ['sk-'], apply: redactOpenAiKeys },
   regexRule(
     'github_token',
     ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_'],
@@ -156,7 +229,7 @@ export const RULES: readonly Rule[] = [
   regexRule('gitlab_token', ['glpat-'], /(?<![A-Za-z0-9])glpat-[A-Za-z0-9_-]{20,}/g),
   regexRule('slack_token', ['xox'], /(?<![A-Za-z0-9])xox[abprs]-[A-Za-z0-9-]{10,}/g),
   regexRule('google_api_key', ['AIza'], /(?<![A-Za-z0-9])AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])/g),
-  regexRule('jwt', ['eyJ'], /(?<![A-Za-z0-9])eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+/g),
+  { kind: 'jwt', triggers: ['eyJ'], apply: redactJwts },
   regexRule(
     'url_password',
     ['://'],

@@ -203,6 +203,13 @@ describe('redactString: no false positives', () => {
       'Bearer '.repeat(150_000),
       'secret_access_key='.repeat(50_000),
       'sk-'.repeat(330_000),
+      // prefixes that may follow `_` or `-` start again inside their own run
+      'eyJ-'.repeat(250_000),
+      'eyJx.'.repeat(200_000),
+      'eyJx.y.'.repeat(140_000),
+      'sk-ant-'.repeat(140_000),
+      'sk-_'.repeat(250_000),
+      'key_sk-1'.repeat(120_000),
     ];
     for (const s of adversarial) {
       const result = redactString(s, on);
