@@ -26,9 +26,16 @@ const DELETE = ['dynamodb:DeleteItem'];
 /** Control-table partitions holding webhook items (and so the webhook signing secrets). */
 const WEBHOOK_PARTITIONS = 'WEBHOOKS#*';
 
+/**
+ * Ingest's run writes beyond items one by one: the runs of a request go out as one PartiQL batch of
+ * conditional INSERTs and UPDATEs, and step chunks and sealed pages as one BatchWriteItem.
+ */
+const RUN_BATCH_WRITES = ['dynamodb:PartiQLInsert', 'dynamodb:PartiQLUpdate', 'dynamodb:BatchWriteItem'];
+
 /** Ingest: writes raw batches, runs, rollups, metrics and run alerts; reads tenants, keys and rules, never webhooks. */
 export function grantIngest(role: iam.Role, r: Resources): void {
   for (const id of ['runs', 'rollups', 'metrics', 'alerts'] as const) allow(role, r, id, [...READ, ...WRITE]);
+  allow(role, r, 'runs', RUN_BATCH_WRITES);
   allow(role, r, 'control', READ);
   denyWebhookReads(role, r);
   role.addToPrincipalPolicy(
