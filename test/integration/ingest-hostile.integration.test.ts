@@ -314,6 +314,22 @@ describe('hostile bodies on /v1/ingest', () => {
     const otlp = (path: string, body: string | Buffer, contentType: string | undefined, extra: Record<string, string | undefined> = {}) =>
       send(path, body, { authorization: `Bearer ${t.key}`, 'content-type': contentType, ...extra });
 
+    /** One span (field 2 of ScopeSpans, in field 2 of ResourceSpans, in field 1 of the request) holding `n` empty attributes (field 9). */
+    const emptyAttributes = (n: number): Buffer => {
+      const lenPrefixed = (field: number, payload: Buffer) => {
+        const len: number[] = [];
+        for (let v = payload.length; ; v = Math.floor(v / 128)) {
+          if (v < 128) {
+            len.push(v);
+            break;
+          }
+          len.push((v % 128) | 0x80);
+        }
+        return Buffer.concat([Buffer.from([(field << 3) | 2, ...len]), payload]);
+      };
+      const span = Buffer.alloc(n * 2, Buffer.from([(9 << 3) | 2, 0x00]));
+      return lenPrefixed(1, lenPrefixed(2, lenPrefixed(2, span)));
+    };
     const protobufCases: { name: string; path: string; body: () => Buffer; headers?: Record<string, string>; status: number; error: RegExp }[] = [
       { name: 'junk protobuf', path: '/v1/traces', body: () => Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x12, 0x34]), status: 400, error: /not a valid protobuf ExportTraceServiceRequest/ },
       { name: 'JSON sent as protobuf', path: '/v1/logs', body: () => Buffer.from('{"resourceLogs":[]}'), status: 400, error: /not a valid protobuf ExportLogsServiceRequest/ },
@@ -323,6 +339,9 @@ describe('hostile bodies on /v1/ingest', () => {
       { name: 'a body over 5 MB', path: '/v1/traces', body: () => Buffer.alloc(5 * 1024 * 1024 + 1), status: 413, error: /limit is 5242880/ },
       { name: 'a gzip bomb', path: '/v1/logs', body: () => gzipSync(Buffer.alloc(50 * 1024 * 1024)), headers: { 'content-encoding': 'gzip' }, status: 413, error: /inflates to more than/ },
       { name: 'bad gzip', path: '/v1/traces', body: () => Buffer.from([1, 2, 3]), headers: { 'content-encoding': 'gzip' }, status: 400, error: /not valid gzip/ },
+      // 5 KB gzipped, 5 MB of empty messages: decoded, over 600 MB
+      { name: 'a gzip bomb of empty resources', path: '/v1/traces', body: () => gzipSync(Buffer.alloc(5_000_000, Buffer.from([0x0a, 0x00]))), headers: { 'content-encoding': 'gzip' }, status: 413, error: /more than 600000 protobuf messages/ },
+      { name: 'a span of empty attributes', path: '/v1/traces', body: () => emptyAttributes(1_000_000), status: 413, error: /more than 600000 protobuf messages/ },
     ];
 
     for (const c of protobufCases) {
@@ -353,6 +372,8 @@ describe('hostile bodies on /v1/ingest', () => {
       { name: 'scopeLogs as a string', path: '/v1/logs', body: () => '{"resourceLogs":[{"scopeLogs":"all"}]}', status: 400, error: /resourceLogs\[0\]\.scopeLogs must be an array/ },
       { name: 'logRecords as an object', path: '/v1/logs', body: () => '{"resourceLogs":[{"scopeLogs":[{"logRecords":{}}]}]}', status: 400, error: /logRecords must be an array/ },
       { name: 'metrics as a number', path: '/v1/metrics', body: () => '{"resourceMetrics":[{"scopeMetrics":[{"metrics":1}]}]}', status: 400, error: /metrics must be an array/ },
+      { name: 'a million empty spans', path: '/v1/traces', body: () => `{"resourceSpans":[{"scopeSpans":[{"spans":[${'{},'.repeat(999_999)}{}]}]}]}`, status: 413, error: /more than 200000 items/ },
+      { name: 'a million empty data points', path: '/v1/metrics', body: () => `{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"m","gauge":{"dataPoints":[${'{},'.repeat(999_999)}{}]}}]}]}]}`, status: 413, error: /more than 200000 items/ },
       {
         name: 'kvlist attributes nested 100000 deep',
         path: '/v1/logs',

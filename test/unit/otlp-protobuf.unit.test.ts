@@ -109,6 +109,18 @@ describe('OTLP protobuf: traces from the real exporter serializer', () => {
     );
     expect(fromJson.items.map((i) => i.event)).toEqual(fromProto.items.map((i) => i.event));
   });
+
+  it('decodes a large real export in full: the count of messages on the wire refuses only bombs', () => {
+    // 3000 traces of two spans: over the size from which the wire is counted first
+    const spans = Array.from({ length: 3000 }, () => recordTrace()).flat();
+    const body = Buffer.from(exporterTransformer.ProtobufTraceSerializer.serializeRequest(spans)!);
+    expect(body.length).toBeGreaterThan(512 * 1024);
+
+    const batch = parseTraces(decodeOtlp('traces', body, 'protobuf'), T0);
+
+    expect(batch.items).toHaveLength(6000);
+    expect(batch.rejected).toEqual([]);
+  });
 });
 
 describe('OTLP protobuf: logs from the real exporter serializer', () => {

@@ -1,7 +1,7 @@
 import type { MetricPoint, ParsedBatch, Rejection } from '../../model.ts';
 import { attributesToObject, isRecord, stringifyValues } from './attributes.ts';
 import { nanosToMs } from './time.ts';
-import { walkRequest } from './walk.ts';
+import { assertItemCount, walkRequest } from './walk.ts';
 
 /**
  * OTLP metrics → tenant metric points. Sums (delta or cumulative, told apart so that the store never
@@ -24,6 +24,7 @@ export function parseMetrics(request: unknown, _receivedAt: number): ParsedBatch
     }
     const name = typeof metric.name === 'string' ? metric.name : '';
     const shape = shapeOf(metric);
+    assertItemCount(index + shape.points.length);
     for (const point of shape.points) {
       const at = index++;
       const reject = (reason: string) => {

@@ -1,7 +1,7 @@
 // static imports, so that bundlers (esbuild for Lambda) include them; both are CommonJS
 import generatedRoot from '@opentelemetry/otlp-transformer/build/src/generated/root.js';
 import protobufMinimal from 'protobufjs/minimal.js';
-import { BadRequestError } from '../../errors.ts';
+import { BadRequestError, PayloadTooLargeError } from '../../errors.ts';
 
 /**
  * The one place that touches the generated OTLP protobuf code. Current `@opentelemetry/otlp-transformer`
@@ -85,6 +85,7 @@ export function rejectedFieldOf(signal: OtlpSignal): string {
  */
 export function decodeProtobufRequest(signal: OtlpSignal, body: Uint8Array): Record<string, unknown> {
   const type = TYPES[signal];
+  assertFewMessages(body);
   let object: Record<string, unknown>;
   try {
     // both walk nested values recursively: a body nested past the stack's depth fails here, as a bad request
@@ -185,4 +186,80 @@ function forEachField(
     const tag = reader.uint32();
     if (!visit(tag >>> 3, tag & 7, reader)) reader.skipType(tag & 7);
   }
+}
+
+/**
+ * Decoding makes two objects of every message, about 250 bytes, and an empty message takes 2 bytes on
+ * the wire: 5 MB of them would need over 600 MB. A body past SCAN_FROM_BYTES (a smaller one cannot hold
+ * enough to matter) is first counted on the wire, and refused past MAX_MESSAGES: a real export holds a
+ * message per 10 bytes or more (spans, attributes, data points), so 5 MB of it stays under the bound.
+ */
+export const MAX_MESSAGES = 600_000;
+const SCAN_FROM_BYTES = 512 * 1024;
+const MAX_SCAN_DEPTH = 16;
+
+function assertFewMessages(body: Uint8Array): void {
+  if (body.length < SCAN_FROM_BYTES) return;
+  const counted = { messages: 0 };
+  countMessages(body, 0, body.length, 0, counted);
+  if (counted.messages > MAX_MESSAGES) {
+    throw new PayloadTooLargeError(`the export holds more than ${MAX_MESSAGES} protobuf messages; send it in smaller requests`);
+  }
+}
+
+/**
+ * Counts the messages nested in `[start, end)` if it reads as a sequence of protobuf fields (a string
+ * or bytes field that happens to read as one is counted too: the bound errs on the safe side). Stops
+ * once past the bound. Answers false when the range is not a sequence of fields.
+ */
+function countMessages(buf: Uint8Array, start: number, end: number, depth: number, counted: { messages: number }): boolean {
+  let p = start;
+  while (p < end) {
+    if (counted.messages > MAX_MESSAGES) return true;
+    // the tag: field number and wire type
+    let tag = 0;
+    let shift = 0;
+    for (;;) {
+      if (p >= end || shift > 28) return false;
+      const b = buf[p++]!;
+      tag += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+      if (b < 0x80) break;
+    }
+    if (tag < 8) return false;
+    switch (tag & 7) {
+      case 0:
+        for (;;) {
+          if (p >= end) return false;
+          if (buf[p++]! < 0x80) break;
+        }
+        break;
+      case 1:
+        p += 8;
+        break;
+      case 5:
+        p += 4;
+        break;
+      case 2: {
+        let len = 0;
+        shift = 0;
+        for (;;) {
+          if (p >= end || shift > 28) return false;
+          const b = buf[p++]!;
+          len += (b & 0x7f) * 2 ** shift;
+          shift += 7;
+          if (b < 0x80) break;
+        }
+        if (p + len > end) return false;
+        const before = counted.messages;
+        if (depth < MAX_SCAN_DEPTH && countMessages(buf, p, p + len, depth + 1, counted)) counted.messages += 1;
+        else counted.messages = before;
+        p += len;
+        break;
+      }
+      default:
+        return false;
+    }
+  }
+  return p === end;
 }

@@ -1,4 +1,4 @@
-import { BadRequestError } from '../../errors.ts';
+import { BadRequestError, PayloadTooLargeError } from '../../errors.ts';
 import { attributesToObject, isRecord } from './attributes.ts';
 import type { Attributes } from './attributes.ts';
 
@@ -13,6 +13,16 @@ export interface Scoped {
   resourceAttributeList: unknown[];
   scope: { name?: string; version?: string };
   item: unknown;
+}
+
+/**
+ * Items (spans, log records, data points) one request may hold: far more than 5 MB of real telemetry
+ * holds, and few enough that a body of empty ones is refused before each is looked at and rejected.
+ */
+export const MAX_ITEMS = 200_000;
+
+export function assertItemCount(count: number): void {
+  if (count > MAX_ITEMS) throw new PayloadTooLargeError(`the export holds more than ${MAX_ITEMS} items; send it in smaller requests`);
 }
 
 export function walkRequest(
@@ -31,9 +41,9 @@ export function walkRequest(
       const scopePath = `${path}.${keys.scopes}[${s}]`;
       if (!isRecord(scopeEntry)) throw new BadRequestError(`${scopePath} must be an object`);
       const scope = scopeOf(scopeEntry.scope);
-      for (const item of listAt(scopeEntry, keys.items, scopePath)) {
-        out.push({ resourceAttributes, resourceAttributeList, scope, item });
-      }
+      const items = listAt(scopeEntry, keys.items, scopePath);
+      assertItemCount(out.length + items.length);
+      for (const item of items) out.push({ resourceAttributes, resourceAttributeList, scope, item });
     });
   });
   return out;
