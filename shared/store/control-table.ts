@@ -230,6 +230,7 @@ export class ControlTable {
                 ConditionExpression: 'attribute_exists(pk)',
               },
             },
+            // at most 99 (the API's bound on a tenant's rules): one transaction holds 100 items
             ...rules.slice(0, 99).map((r) => ({
               Delete: { TableName: this.s.tables.control, Key: ruleKey(tenantId, r.ruleId) },
             })),

@@ -156,6 +156,28 @@ describe('alerts.rules', () => {
   });
 });
 
+describe('bounds a tenant can not pass', () => {
+  it('refuses a 100th rule and a 21st webhook, and deleting a webhook takes all 99 of its rules', async () => {
+    // Prepare: 99 rules on one webhook, 20 webhooks
+    const r = await receiver();
+    const t = await newTenant('alerts-api-bounds');
+    const hooks = [];
+    for (let i = 0; i < 20; i++) hooks.push(await t.client.alerts.webhooks.create.mutate({ tenantId: t.tenantId, url: `${r.url}/${i}` }));
+    const rule = (n: number) => ({ tenantId: t.tenantId, name: `r${n}`, metric: 'run.cost_usd', op: '>' as const, threshold: n, webhookId: hooks[0]!.webhookId });
+    await Promise.all(Array.from({ length: 99 }, (_, n) => t.client.alerts.rules.create.mutate(rule(n))));
+
+    // Act
+    const extraRule = await failure(t.client.alerts.rules.create.mutate(rule(99)));
+    const extraHook = await failure(t.client.alerts.webhooks.create.mutate({ tenantId: t.tenantId, url: `${r.url}/20` }));
+    await t.client.alerts.webhooks.delete.mutate({ tenantId: t.tenantId, webhookId: hooks[0]!.webhookId });
+
+    // Assess
+    expect(extraRule).toEqual({ code: 'BAD_REQUEST', message: 'a tenant has at most 99 alert rules; delete one first' });
+    expect(extraHook).toEqual({ code: 'BAD_REQUEST', message: 'a tenant has at most 20 webhooks; delete one first' });
+    expect((await t.client.alerts.rules.list.query({ tenantId: t.tenantId })).items).toEqual([]);
+  });
+});
+
 describe('alerts.events', () => {
   it('pages through fired alerts newest first, with their deliveries', async () => {
     // Prepare: five alerts, one per request

@@ -185,6 +185,21 @@ describe('plain JSON, as curl sends it', () => {
   });
 });
 
+describe('batches', () => {
+  it('runs up to 20 calls in one request and refuses a longer batch', async () => {
+    const batch = (n: number) =>
+      fetch(`${stackInfo().url}/trpc/${Array(n).fill('admin.tenants.list').join(',')}?batch=1&input=${encodeURIComponent(JSON.stringify({}))}`, {
+        headers: { authorization: `Bearer ${stackInfo().operatorToken}` },
+      });
+
+    const [twenty, more] = await Promise.all([batch(20), batch(21)]);
+
+    expect(twenty.status).toBe(200);
+    expect(await twenty.json()).toHaveLength(20);
+    expect(more.status).toBe(400);
+  });
+});
+
 describe('admin.* procedures', () => {
   it('tenants: create answers { tenantId, name, retentionDays } with 14 days by default, and list shows them', async () => {
     // Prepare

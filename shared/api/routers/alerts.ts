@@ -11,6 +11,12 @@ import { decodeCursor, encodeCursor } from '../../query/cursor.ts';
 
 /** Alert webhooks, rules and the fired alerts with their deliveries; managed by whoever may read the tenant. */
 const idSchema = z.string().min(1).max(64);
+/**
+ * Per tenant: the evaluator reads every windowed rule each minute, and a webhook's deletion takes its
+ * rules with it in one transaction (100 items at most), so neither may grow without bound.
+ */
+export const MAX_WEBHOOKS = 20;
+export const MAX_RULES = 99;
 
 export const alertsRouter = router({
   webhooks: router({
@@ -19,6 +25,7 @@ export const alertsRouter = router({
       .mutation(async ({ ctx, input }) => {
         const check = await checkWebhookUrl(input.url, { localMode: ctx.cfg.LIDLESS_LOCAL_MODE === '1' });
         if (!check.ok) throw new BadRequestError(`url: ${check.reason}`);
+        if ((await ctx.control.listWebhooks(input.tenantId)).length >= MAX_WEBHOOKS) throw new BadRequestError(`a tenant has at most ${MAX_WEBHOOKS} webhooks; delete one first`);
         const webhook = {
           webhookId: `wh_${newId(9)}`,
           tenantId: input.tenantId,
@@ -41,6 +48,7 @@ export const alertsRouter = router({
   rules: router({
     create: readerProcedure.input(ruleInput).mutation(async ({ ctx, input }) => {
       if (!(await ctx.control.getWebhook(input.tenantId, input.webhookId))) throw new BadRequestError(`webhookId: no webhook ${input.webhookId} in this tenant`);
+      if ((await ctx.control.listRules(input.tenantId)).length >= MAX_RULES) throw new BadRequestError(`a tenant has at most ${MAX_RULES} alert rules; delete one first`);
       const ruleId = `rl_${newId(9)}`;
       await ctx.control.putRule({ ...input, ruleId, createdAt: new Date(ctx.now()).toISOString() });
       return { ruleId };
