@@ -18,7 +18,9 @@ export interface LidlessStackProps extends StackProps {
 
 /** Memory and timeout per function (reserved concurrency is left unset on purpose: no caps on ingest). */
 export const FUNCTION_SIZES: Record<HandlerName, { memoryMb: number; timeout: Duration; description: string }> = {
-  ingest: { memoryMb: 512, timeout: Duration.seconds(10), description: 'OTLP and native ingest (/v1/*)' },
+  // under the HTTP API's 30 s integration timeout: a slow request is answered by ingest (503 and
+  // Retry-After), not cut off by the gateway
+  ingest: { memoryMb: 512, timeout: Duration.seconds(28), description: 'OTLP and native ingest (/v1/*)' },
   api: { memoryMb: 512, timeout: Duration.seconds(10), description: 'tRPC query and management API (/trpc/*)' },
   dispatch: { memoryMb: 256, timeout: Duration.seconds(30), description: 'Signed webhook deliveries from the queue' },
   evaluate: { memoryMb: 512, timeout: Duration.seconds(60), description: 'Windowed alert rules, every minute' },

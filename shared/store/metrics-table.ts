@@ -33,15 +33,24 @@ export async function recordMetricPoints(s: Stores, tenant: Tenant, points: read
   }
   let accepted = 0;
   let duplicates = 0;
-  for (const list of series.values()) {
-    list.sort((a, b) => a.at - b.at);
-    for (const p of list) {
-      if (await recordPoint(s, tenant, p)) accepted++;
-      else duplicates++;
+  // a series' points go in time order, one after the other; series are independent, and a large export
+  // (a Collector's, thousands of series) written one series at a time would outlast the function
+  const queue = [...series.values()];
+  const worker = async () => {
+    for (let list = queue.pop(); list; list = queue.pop()) {
+      list.sort((a, b) => a.at - b.at);
+      for (const p of list) {
+        if (await recordPoint(s, tenant, p)) accepted++;
+        else duplicates++;
+      }
     }
-  }
+  };
+  await Promise.all(Array.from({ length: Math.min(SERIES_AT_ONCE, queue.length) }, worker));
   return { accepted, duplicates };
 }
+
+/** Series written at the same time by one request. */
+const SERIES_AT_ONCE = 16;
 
 async function recordPoint(s: Stores, tenant: Tenant, p: MetricPoint): Promise<boolean> {
   const hash = seriesHash(p);

@@ -151,7 +151,7 @@ describe('the production stack', () => {
 
   describe('functions', () => {
     const sizes: Record<HandlerName, [memory: number, timeout: number]> = {
-      ingest: [512, 10],
+      ingest: [512, 28],
       api: [512, 10],
       dispatch: [256, 30],
       evaluate: [512, 60],

@@ -161,7 +161,7 @@ describe('bounds a tenant can not pass', () => {
     // Prepare: 99 rules on one webhook, 20 webhooks
     const r = await receiver();
     const t = await newTenant('alerts-api-bounds');
-    const hooks = [];
+    const hooks: { webhookId: string }[] = [];
     for (let i = 0; i < 20; i++) hooks.push(await t.client.alerts.webhooks.create.mutate({ tenantId: t.tenantId, url: `${r.url}/${i}` }));
     const rule = (n: number) => ({ tenantId: t.tenantId, name: `r${n}`, metric: 'run.cost_usd', op: '>' as const, threshold: n, webhookId: hooks[0]!.webhookId });
     await Promise.all(Array.from({ length: 99 }, (_, n) => t.client.alerts.rules.create.mutate(rule(n))));
