@@ -106,10 +106,24 @@ export async function rawEvents(s: Stores, cursorKey: Buffer, tenantId: string, 
   const page = refs.slice(offset, offset + limit);
   const objects = new Map<string, Awaited<ReturnType<typeof getRawLines>>>();
   for (const key of new Set(page.map((r) => r.key))) objects.set(key, await getRawLines(s, key));
-  const items = page.flatMap((r) => {
+  // a page ends early past RAW_PAGE_BYTES: raw events carry prompts and outputs, and a Lambda answer
+  // is at most 6 MB; the cursor goes on from the first event left out (always at least one per page)
+  const items: { source: string; receivedAt: string; event: unknown }[] = [];
+  let taken = 0;
+  let bytes = 0;
+  for (const r of page) {
     const line = objects.get(r.key)?.[r.line];
-    return line ? [{ source: line.source, receivedAt: line.receivedAt, event: line.event }] : [];
-  });
-  const next = offset + limit < refs.length ? encodeCursor(cursorKey, scope, offset + limit) : null;
+    if (line) {
+      const size = JSON.stringify(line.event).length;
+      if (taken > 0 && bytes + size > RAW_PAGE_BYTES) break;
+      bytes += size;
+      items.push({ source: line.source, receivedAt: line.receivedAt, event: line.event });
+    }
+    taken += 1;
+  }
+  const next = offset + taken < refs.length ? encodeCursor(cursorKey, scope, offset + taken) : null;
   return { items, nextCursor: next };
 }
+
+/** The raw events of one runs.raw page, in bytes of JSON at most (a single larger event still comes alone). */
+export const RAW_PAGE_BYTES = 4 * 1024 * 1024;

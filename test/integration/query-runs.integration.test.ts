@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { api, codeOf, newTenant, operator, stackInfo } from '../helpers/stack.ts';
+import { api, codeOf, ingest, newTenant, operator, stackInfo } from '../helpers/stack.ts';
 import { generateDataset } from '../../cli/seed/generate.ts';
 import { sendDataset } from '../../cli/seed/send.ts';
 import { expectedRuns, type ExpectedRun } from '../../cli/seed/expected.ts';
@@ -237,5 +237,26 @@ describe('runs.get, runs.byTrace and runs.raw', () => {
     expect(got.every((i) => i.source === 'native')).toBe(true);
     const byId = (list: readonly unknown[]) => [...list].sort((x, y) => ((x as { id: string }).id < (y as { id: string }).id ? -1 : 1));
     expect(byId(got.map((i) => i.event))).toEqual(byId(sent));
+  });
+
+  it('runs.raw ends a page early when its events are large, so an answer stays within what Lambda can return', async () => {
+    // Prepare: eight steps whose inputs are a megabyte each, sent two requests of four
+    const t = await newTenant('raw-large');
+    const step = (n: number) => ({ type: 'step', id: `big-${n}`, runId: 'large', stepId: `s${n}`, kind: 'llm', name: 'chat', startedAt: new Date(END - DAY).toISOString(), input: `${n}`.padEnd(1_000_000, 'x') });
+    for (const part of [[0, 1, 2, 3], [4, 5, 6, 7]]) expect((await ingest(t.key, part.map(step))).status).toBe(200);
+
+    // Act
+    const pages: { ids: string[]; bytes: number }[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await t.client.runs.raw.query({ tenantId: t.tenantId, runId: 'large', limit: 500, ...(cursor ? { cursor } : {}) });
+      pages.push({ ids: page.items.map((i) => (i.event as { id: string }).id), bytes: JSON.stringify(page).length });
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+
+    // Assess: several pages, each under 5 MB, every event once
+    expect(pages.length).toBeGreaterThan(1);
+    for (const p of pages) expect(p.bytes).toBeLessThan(5 * 1024 * 1024);
+    expect(pages.flatMap((p) => p.ids).sort()).toEqual(Array.from({ length: 8 }, (_, n) => `big-${n}`));
   });
 });
