@@ -51,6 +51,14 @@ describe('webhook URL guard outside local mode', () => {
     if (!result.ok) expect(result.reason).toContain('192.168.1.10');
   });
 
+  it('refuses a hostname that does not resolve in time, without waiting for it', async () => {
+    const started = Date.now();
+    const check = await checkWebhookUrl('https://slow.example/hook', { localMode: false, resolve: () => new Promise(() => undefined), resolveTimeoutMs: 50 });
+
+    expect(check).toEqual({ ok: false, reason: 'webhook host slow.example did not resolve within 50 ms' });
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
   it('refuses http', async () => {
     const result = await checkWebhookUrl('http://hooks.example.com/x', strict);
 

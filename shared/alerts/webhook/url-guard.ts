@@ -16,7 +16,15 @@ export interface UrlGuardOptions {
   localMode: boolean;
   /** how names become addresses; the system resolver by default, injectable for tests */
   resolve?: Resolver;
+  /** how long a name may take to resolve (default RESOLVE_TIMEOUT_MS) */
+  resolveTimeoutMs?: number;
 }
+
+/**
+ * A name that takes longer is refused: a slow DNS server (a webhook owner's own) must not hold a
+ * delivery batch, which other tenants' deliveries share, or the API, past their time.
+ */
+export const RESOLVE_TIMEOUT_MS = 5_000;
 
 export type UrlCheck =
   /** `addresses` are the checked addresses delivery connects to (IPv4-mapped ones as plain IPv4) */
@@ -99,10 +107,17 @@ export async function checkWebhookUrl(raw: string, opts: UrlGuardOptions): Promi
   if (literal) {
     resolved = [host];
   } else {
+    const timeoutMs = opts.resolveTimeoutMs ?? RESOLVE_TIMEOUT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
     try {
-      resolved = await (opts.resolve ?? systemResolve)(host);
+      const answer = await Promise.race([(opts.resolve ?? systemResolve)(host), timedOut]);
+      if (answer === 'timeout') return { ok: false, reason: `webhook host ${host} did not resolve within ${timeoutMs} ms` };
+      resolved = answer;
     } catch {
       return { ok: false, reason: `webhook host ${host} could not be resolved` };
+    } finally {
+      clearTimeout(timer);
     }
     if (resolved.length === 0) return { ok: false, reason: `webhook host ${host} could not be resolved` };
   }
