@@ -13,6 +13,7 @@ import { StreamPoller } from './streams.ts';
 import { sweepRawObjects } from './sweeper.ts';
 import { parseConfig } from '../shared/config.ts';
 import { tableName } from '../shared/tables.ts';
+import { constantTimeEqual } from '../shared/auth/secrets.ts';
 
 /**
  * The whole backend on one machine: DynamoDB Local and an S3 server as child parts, the same Lambda
@@ -187,26 +188,29 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       res.end(JSON.stringify({ error: `body is larger than ${MAX_REQUEST_BYTES} bytes` }));
       return;
     }
+    const byOperator = () => {
+      if (constantTimeEqual(req.headers.authorization ?? '', `Bearer ${op.token}`)) return true;
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'operator token required' }));
+      return false;
+    };
     if (path === '/_local/evaluate' && req.method === 'POST') {
       // local only: run the scheduled evaluator now, optionally as if at another time (tests, demos)
-      if (req.headers.authorization !== `Bearer ${op.token}`) {
-        res.writeHead(401, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: 'operator token required' }));
+      if (!byOperator()) return;
+      const at = localEvaluationTime(body);
+      if (at === undefined) {
+        res.writeHead(400, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: 'body must be empty or {"now": "<ISO-8601 time>"}' }));
         return;
       }
-      const at = body.length ? (JSON.parse(body.toString('utf8')) as { now?: string }).now : undefined;
-      const sent = await runtime.runEvaluation(at ? Date.parse(at) : Date.now());
+      const sent = await runtime.runEvaluation(at);
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ sent }));
       return;
     }
     if (path === '/_local/settle' && req.method === 'POST' && poller) {
       // local only: wait until the day cells hold every run change written so far (tests, the CLI)
-      if (req.headers.authorization !== `Bearer ${op.token}`) {
-        res.writeHead(401, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: 'operator token required' }));
-        return;
-      }
+      if (!byOperator()) return;
       await settle();
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ settled: true }));
@@ -285,4 +289,17 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       await Promise.allSettled([s3server.stop(), dynamo.stop()]);
     },
   };
+}
+
+/** The time `/_local/evaluate` evaluates at: now, or the body's `now`; undefined when the body is neither. */
+function localEvaluationTime(body: Buffer): number | undefined {
+  if (body.length === 0) return Date.now();
+  try {
+    const parsed = JSON.parse(body.toString('utf8')) as { now?: unknown };
+    if (parsed.now === undefined) return Date.now();
+    const at = typeof parsed.now === 'string' ? Date.parse(parsed.now) : NaN;
+    return Number.isFinite(at) ? at : undefined;
+  } catch {
+    return undefined;
+  }
 }

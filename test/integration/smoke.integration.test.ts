@@ -18,4 +18,21 @@ describe('embedded stack', () => {
     expect(run.repo).toBe('web');
     expect(steps.map((s) => s.stepId)).toEqual(['s1']);
   });
+
+  it('runs the evaluator on /_local/evaluate for the operator only, and answers a body it cannot read with 400', async () => {
+    const { url, operatorToken } = stackInfo();
+    const post = (token: string, body: string) => fetch(`${url}/_local/evaluate`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body });
+
+    const [ok, wrongToken, notJson, badTime] = await Promise.all([
+      post(operatorToken, '{}'),
+      post(`${operatorToken}x`, '{}'),
+      post(operatorToken, '{"now": '),
+      post(operatorToken, '{"now": "yesterday"}'),
+    ]);
+
+    expect(ok.status).toBe(200);
+    expect(wrongToken.status).toBe(401);
+    expect([notJson.status, badTime.status]).toEqual([400, 400]);
+    expect(await notJson.json()).toEqual({ error: 'body must be empty or {"now": "<ISO-8601 time>"}' });
+  });
 });
