@@ -33,21 +33,37 @@ export const consultantCreate: Command = {
 };
 
 function grantCommand(action: 'grant' | 'revoke'): Command {
-  const usage = `usage: lidless consultant ${action} <consultantId> --tenant <id>... [--json]
+  const usage =
+    action === 'grant'
+      ? `usage: lidless consultant grant <consultantId> --tenant <id>... [--json]
 
-${action === 'grant' ? 'Lets a consultant read (and manage the alerts of) more tenants' : 'Takes tenants away from a consultant; it loses access within seconds'} (operator token).
+Lets a consultant read (and manage the alerts of) more tenants (operator token).
 
-  --tenant <id>   a tenant; repeat it or give a comma-separated list`;
+  --tenant <id>   a tenant; repeat it or give a comma-separated list`
+      : `usage: lidless consultant revoke <consultantId> (--tenant <id>... | --token) [--json]
+
+Takes tenants away from a consultant, or revokes its token altogether; it loses access within seconds
+(operator token).
+
+  --tenant <id>   a tenant; repeat it or give a comma-separated list
+  --token         revoke the consultant's token itself (every grant goes with it)`;
   return {
     path: ['consultant', action],
-    summary: action === 'grant' ? 'grant a consultant tenants (operator)' : "revoke a consultant's tenants (operator)",
+    summary: action === 'grant' ? 'grant a consultant tenants (operator)' : "revoke a consultant's tenants, or its token (operator)",
     usage,
-    options: { tenant: { type: 'string', multiple: true } },
+    options: action === 'grant' ? { tenant: { type: 'string', multiple: true } } : { tenant: { type: 'string', multiple: true }, token: { type: 'boolean' } },
     async run(ctx: Context, args: Parsed) {
       const [consultantId, extra] = args.positionals;
       if (!consultantId || extra) throw new UsageError(consultantId ? `unexpected argument "${extra}"` : 'give the consultant id', usage);
       const tenantIds = list(args, 'tenant');
-      if (!tenantIds.length) throw new UsageError('--tenant <id> is required', usage);
+      const wholeToken = action === 'revoke' && args.values.token === true;
+      if (wholeToken && tenantIds.length) throw new UsageError('give --tenant or --token, not both', usage);
+      if (!wholeToken && !tenantIds.length) throw new UsageError(action === 'grant' ? '--tenant <id> is required' : '--tenant <id> or --token is required', usage);
+      if (wholeToken) {
+        const result = await ctx.client.admin.consultants.revoke.mutate({ consultantId });
+        ctx.print(() => `revoked the token of consultant ${result.consultantId}`, result);
+        return;
+      }
       const input = { consultantId, tenantIds };
       const result = action === 'grant' ? await ctx.client.admin.consultants.grant.mutate(input) : await ctx.client.admin.consultants.revoke.mutate(input);
       ctx.print(

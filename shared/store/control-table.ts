@@ -173,6 +173,25 @@ export class ControlTable {
     );
     return strip<Consultant>(res.Item);
   }
+  /** Revokes a consultant's token, and its grants with it; false when there is no such consultant. Revoking twice keeps the first time. */
+  async revokeConsultant(id: string, at: string): Promise<boolean> {
+    try {
+      await this.s.ddb.send(
+        new UpdateCommand({
+          TableName: this.s.tables.control,
+          Key: consultantKey(id),
+          // the grants' version moves too, so a grant change read before this one cannot write its list back
+          UpdateExpression: 'SET revokedAt = if_not_exists(revokedAt, :at), tenantIds = :none ADD grantsVersion :one',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':at': at, ':none': [], ':one': 1 },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if ((err as Error).name === 'ConditionalCheckFailedException') return false;
+      throw err;
+    }
+  }
   /**
    * Changes the grant list in one read-modify-write, retried when another change landed in between
    * (without that, two grants at once kept only one of them). Returns the grants held afterwards;

@@ -119,4 +119,24 @@ describe('consultants', () => {
     expect((await api(token).tenants.list.query()).items).toEqual([]);
     expect(await codeOf(api(token).runs.list.query({ tenantId: t.tenantId }))).toBe('FORBIDDEN');
   });
+
+  it("revoking a consultant without naming tenants revokes its token: UNAUTHORIZED within the bound, and a later grant does not bring it back", async () => {
+    // Prepare: the token is in use (and so cached) right up to the revocation
+    const t = await newTenant('consult-token');
+    const op = operator();
+    const { consultantId, token } = await op.admin.consultants.create.mutate({ name: 'leaked', tenantIds: [t.tenantId] });
+    expect(await codeOf(api(token).runs.list.query({ tenantId: t.tenantId }))).toBe('OK');
+
+    // Act
+    const revokedAt = Date.now();
+    const answer = await op.admin.consultants.revoke.mutate({ consultantId });
+    await op.admin.consultants.grant.mutate({ consultantId, tenantIds: [t.tenantId] });
+    await boundAfter(revokedAt);
+
+    // Assess
+    expect(answer).toEqual({ consultantId, tenantIds: [] });
+    expect(await codeOf(api(token).tenants.list.query())).toBe('UNAUTHORIZED');
+    expect(await codeOf(api(token).runs.list.query({ tenantId: t.tenantId }))).toBe('UNAUTHORIZED');
+    expect(await codeOf(op.admin.consultants.revoke.mutate({ consultantId: 'no-such-consultant' }))).toBe('NOT_FOUND');
+  });
 });

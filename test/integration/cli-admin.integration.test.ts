@@ -110,6 +110,15 @@ describe('lidless operator commands', () => {
     const deadline = Date.now() + 5000;
     while ((await readable()).includes(a) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(await readable()).toEqual([b]);
+
+    // Act: revoke the token itself
+    const gone = await lidless(['consultant', 'revoke', consultantId, '--token'], op());
+
+    // Assess
+    expect(gone).toMatchObject({ code: 0, stdout: `revoked the token of consultant ${consultantId}\n` });
+    const until = Date.now() + 5000;
+    while ((await codeOf(api(token).tenants.list.query())) !== 'UNAUTHORIZED' && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    expect(await codeOf(api(token).tenants.list.query())).toBe('UNAUTHORIZED');
   });
 });
 

@@ -85,9 +85,14 @@ export const adminRouter = router({
         if (!tenantIds) throw new NotFoundError(`no consultant ${input.consultantId}`);
         return { consultantId: input.consultantId, tenantIds };
       }),
+    // with tenantIds, takes those grants away; without, revokes the consultant's token itself (and every grant)
     revoke: operatorProcedure
-      .input(z.strictObject({ consultantId: z.string().min(1).max(64), tenantIds: z.array(tenantIdSchema).min(1).max(1000) }))
+      .input(z.strictObject({ consultantId: z.string().min(1).max(64), tenantIds: z.array(tenantIdSchema).min(1).max(1000).optional() }))
       .mutation(async ({ ctx, input }) => {
+        if (!input.tenantIds) {
+          if (!(await ctx.control.revokeConsultant(input.consultantId, new Date(ctx.now()).toISOString()))) throw new NotFoundError(`no consultant ${input.consultantId}`);
+          return { consultantId: input.consultantId, tenantIds: [] as string[] };
+        }
         const drop = new Set(input.tenantIds);
         const tenantIds = await ctx.control.changeGrants(input.consultantId, (held) => held.filter((t) => !drop.has(t)));
         if (!tenantIds) throw new NotFoundError(`no consultant ${input.consultantId}`);
