@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { LOG_LEVELS, MAX_ID_CHARS, MAX_MODEL_CHARS, MAX_RUN_FIELD_CHARS, OUTCOMES, PRINTABLE_ID, RUN_STATUSES, STEP_KINDS } from '../model.ts';
 import type { NormalizedEvent, ParsedBatch, ParsedItem, Rejection } from '../model.ts';
 import { BadRequestError, PayloadTooLargeError } from '../errors.ts';
+import { MAX_BODY_DEPTH, nestsDeeper } from '../ingest/body.ts';
 
 /**
  * The native batch format of `POST /v1/ingest` (CONTRACT.md). Each event is validated on its own: a bad
@@ -194,6 +195,8 @@ function normalise(e: NativeEvent): NormalizedEvent {
   }
 }
 
+const MAX_EVENT_DEPTH = MAX_BODY_DEPTH - 2;
+
 /** Validates a parsed JSON body. Throws BadRequestError when it is not a batch at all. */
 export function parseNativeBatch(body: unknown): ParsedBatch {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -209,6 +212,11 @@ export function parseNativeBatch(body: unknown): ParsedBatch {
   const items: ParsedItem[] = [];
   const rejected: Rejection[] = [];
   events.forEach((raw, index) => {
+    // the body's bound, less the two levels of the batch around its events (later walks recurse)
+    if (nestsDeeper(raw, MAX_EVENT_DEPTH)) {
+      rejected.push({ index, error: `event nests deeper than ${MAX_EVENT_DEPTH} levels of objects and arrays` });
+      return;
+    }
     const parsed = eventSchema.safeParse(raw);
     if (parsed.success) {
       items.push({ event: normalise(parsed.data), raw, index });

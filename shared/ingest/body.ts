@@ -38,17 +38,23 @@ export function encodingOf(contentType: string | undefined, allowProtobuf: boole
  */
 export const MAX_BODY_DEPTH = 128;
 
-/** Throws BadRequestError when `value` nests deeper than `max`; walks with an explicit stack, never recursion. */
+/** Throws BadRequestError when `value` nests deeper than `max`. */
 export function limitDepth(value: unknown, max = MAX_BODY_DEPTH): void {
-  if (typeof value !== 'object' || value === null) return;
+  if (nestsDeeper(value, max)) throw new BadRequestError(`body nests deeper than ${max} levels of objects and arrays`);
+}
+
+/** Whether `value` nests deeper than `max` levels of objects and arrays; walks with an explicit stack, never recursion. */
+export function nestsDeeper(value: unknown, max: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
   const pending: [unknown, number][] = [[value, 1]];
   while (pending.length > 0) {
     const [node, depth] = pending.pop()!;
-    if (depth > max) throw new BadRequestError(`body nests deeper than ${max} levels of objects and arrays`);
+    if (depth > max) return true;
     for (const child of Array.isArray(node) ? node : Object.values(node as object)) {
       if (typeof child === 'object' && child !== null) pending.push([child, depth + 1]);
     }
   }
+  return false;
 }
 
 export function parseJson(body: Buffer): unknown {

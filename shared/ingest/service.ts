@@ -57,7 +57,8 @@ export class IngestService {
       const body = inflate(req.body, req.headers['content-encoding'], this.opts.maxBodyBytes);
       const receivedAt = Date.now();
       const decoded = signal ? decodeOtlp(signal, body, encoding) : parseJson(body);
-      limitDepth(decoded);
+      // a native batch's events are each held to the bound by parseNativeBatch: one deep event is its rejection, not the batch's
+      if (signal) limitDepth(decoded);
       const parsed = signal ? OTLP_PARSERS[signal](decoded, receivedAt) : parseNativeBatch(decoded);
       const { tenant, rules } = await this.tenantContext(tenantId);
       const outcome = await ingestParsed({ stores: this.stores, tenant, rules }, parsed, batchIdOf(tenantId, parsed.source, body));
