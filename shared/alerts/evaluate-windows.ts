@@ -49,10 +49,14 @@ export function windowValue(rule: AlertRule, slots: readonly { slot: number; cou
 function p95Duration(slots: readonly { counters: Counters }[]): number {
   const runs = new Map<number, number>();
   const summed = new Map<number, number>();
+  const add = (into: Map<number, number>, bin: number, v: number) => into.set(bin, (into.get(bin) ?? 0) + v);
   for (const { counters } of slots) {
     for (const [k, v] of Object.entries(counters)) {
-      const into = k[0] === 'h' ? runs : k[0] === 'd' ? summed : undefined;
-      into?.set(Number(k.slice(1)), (into.get(Number(k.slice(1))) ?? 0) + v);
+      if (k[0] !== 'h') continue;
+      const bin = Number(k.slice(1));
+      add(runs, bin, v);
+      // a slot counted before bins kept durations stands at the bin's upper bound
+      add(summed, bin, counters[`d${bin}`] ?? v * binUpperMs(bin));
     }
   }
   const total = [...runs.values()].reduce((a, b) => a + b, 0);
@@ -60,7 +64,7 @@ function p95Duration(slots: readonly { counters: Counters }[]): number {
   for (const bin of [...runs.keys()].sort((a, b) => a - b)) {
     const count = runs.get(bin)!;
     seen += count;
-    if (seen >= 0.95 * total) return summed.has(bin) ? Math.round(summed.get(bin)! / count) : binUpperMs(bin);
+    if (seen >= 0.95 * total) return Math.round(summed.get(bin)! / count);
   }
   return 0;
 }

@@ -114,7 +114,8 @@ export async function rawEvents(s: Stores, cursorKey: Buffer, tenantId: string, 
   for (const r of page) {
     const line = objects.get(r.key)?.[r.line];
     if (line) {
-      const size = JSON.stringify(line.event).length;
+      // UTF-8 bytes as the answer carries them: the tRPC body, escaped once more inside Lambda's response
+      const size = Buffer.byteLength(JSON.stringify(JSON.stringify(line.event)));
       if (taken > 0 && bytes + size > RAW_PAGE_BYTES) break;
       bytes += size;
       items.push({ source: line.source, receivedAt: line.receivedAt, event: line.event });

@@ -235,9 +235,21 @@ export class ControlTable {
   async listWebhooks(tenantId: string): Promise<Webhook[]> {
     return (await queryAll(this.s, `WEBHOOKS#${tenantId}`)).map((i) => strip<Webhook>(i)!);
   }
-  /** Deletes a webhook and the rules that point at it, atomically. False when absent. */
+  /**
+   * Deletes a webhook and the rules that point at it. False when absent. The last 99 rules go in the
+   * webhook's own transaction (100 items at most); any before them (the API's bound can be passed by
+   * creates racing) in transactions of their own first, so a failure half way leaves the webhook to
+   * delete again, never a rule without its webhook.
+   */
   async deleteWebhook(tenantId: string, webhookId: string): Promise<boolean> {
     const rules = (await this.listRules(tenantId)).filter((r) => r.webhookId === webhookId);
+    if (!(await this.getWebhook(tenantId, webhookId))) return false;
+    while (rules.length > 99) {
+      const part = rules.splice(0, Math.min(100, rules.length - 99));
+      await this.s.ddb.send(
+        new TransactWriteCommand({ TransactItems: part.map((r) => ({ Delete: { TableName: this.s.tables.control, Key: ruleKey(tenantId, r.ruleId) } })) }),
+      );
+    }
     try {
       await this.s.ddb.send(
         new TransactWriteCommand({
@@ -249,8 +261,7 @@ export class ControlTable {
                 ConditionExpression: 'attribute_exists(pk)',
               },
             },
-            // at most 99 (the API's bound on a tenant's rules): one transaction holds 100 items
-            ...rules.slice(0, 99).map((r) => ({
+            ...rules.map((r) => ({
               Delete: { TableName: this.s.tables.control, Key: ruleKey(tenantId, r.ruleId) },
             })),
           ],

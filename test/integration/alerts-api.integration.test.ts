@@ -3,6 +3,9 @@ import { TRPCClientError } from '@trpc/client';
 import { api, codeOf, ingest, newTenant, operator } from '../helpers/stack.ts';
 import { startReceiver } from '../helpers/receiver.ts';
 import { eventsWhen, watch } from '../helpers/alerts.ts';
+import { useStackEnvironment } from '../fixtures/in-process.ts';
+import { createStores } from '../../shared/store/clients.ts';
+import { ControlTable } from '../../shared/store/control-table.ts';
 
 /** The alerts procedures over HTTP: webhooks, rules, fired events, and who may call them. */
 async function failure(call: Promise<unknown>): Promise<{ code: string; message: string }> {
@@ -175,6 +178,30 @@ describe('bounds a tenant can not pass', () => {
     expect(extraRule).toEqual({ code: 'BAD_REQUEST', message: 'a tenant has at most 99 alert rules; delete one first' });
     expect(extraHook).toEqual({ code: 'BAD_REQUEST', message: 'a tenant has at most 20 webhooks; delete one first' });
     expect((await t.client.alerts.rules.list.query({ tenantId: t.tenantId })).items).toEqual([]);
+  });
+});
+
+describe('deleting a webhook', () => {
+  it('takes every rule that points at it, however many creates that raced past the bound made', async () => {
+    // Prepare: 150 rules written straight to the table, as concurrent creates can leave them
+    useStackEnvironment();
+    const control = new ControlTable(createStores());
+    const t = await newTenant('alerts-api-many-rules');
+    const r = await receiver();
+    const { webhookId } = await t.client.alerts.webhooks.create.mutate({ tenantId: t.tenantId, url: `${r.url}/many` });
+    await Promise.all(
+      Array.from({ length: 150 }, (_, n) =>
+        control.putRule({ ruleId: `rl_many${n}`, tenantId: t.tenantId, name: `r${n}`, metric: 'run.cost_usd', op: '>', threshold: n, webhookId, createdAt: new Date().toISOString() }),
+      ),
+    );
+
+    // Act
+    const answer = await t.client.alerts.webhooks.delete.mutate({ tenantId: t.tenantId, webhookId });
+
+    // Assess
+    expect(answer).toEqual({ deleted: true });
+    expect((await t.client.alerts.rules.list.query({ tenantId: t.tenantId })).items).toEqual([]);
+    expect((await t.client.alerts.webhooks.list.query({ tenantId: t.tenantId })).items).toEqual([]);
   });
 });
 

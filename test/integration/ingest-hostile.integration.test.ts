@@ -323,20 +323,26 @@ describe('hostile bodies on /v1/ingest', () => {
       send(path, body, { authorization: `Bearer ${t.key}`, 'content-type': contentType, ...extra });
 
     /** One span (field 2 of ScopeSpans, in field 2 of ResourceSpans, in field 1 of the request) holding `n` empty attributes (field 9). */
-    const emptyAttributes = (n: number): Buffer => {
-      const lenPrefixed = (field: number, payload: Buffer) => {
-        const len: number[] = [];
-        for (let v = payload.length; ; v = Math.floor(v / 128)) {
-          if (v < 128) {
-            len.push(v);
-            break;
-          }
-          len.push((v % 128) | 0x80);
+    const lenPrefixedField = (field: number, payload: Buffer) => {
+      const len: number[] = [];
+      for (let v = payload.length; ; v = Math.floor(v / 128)) {
+        if (v < 128) {
+          len.push(v);
+          break;
         }
-        return Buffer.concat([Buffer.from([(field << 3) | 2, ...len]), payload]);
-      };
+        len.push((v % 128) | 0x80);
+      }
+      return Buffer.concat([Buffer.from([(field << 3) | 2, ...len]), payload]);
+    };
+    const emptyAttributes = (n: number): Buffer => {
       const span = Buffer.alloc(n * 2, Buffer.from([(9 << 3) | 2, 0x00]));
-      return lenPrefixed(1, lenPrefixed(2, lenPrefixed(2, span)));
+      return lenPrefixedField(1, lenPrefixedField(2, lenPrefixedField(2, span)));
+    };
+    /** `n` empty messages at the bottom of `levels` nested field-1 messages. */
+    const deepEmptyMessages = (levels: number, n: number): Buffer => {
+      let body = Buffer.alloc(n * 2, Buffer.from([0x0a, 0x00]));
+      for (let i = 0; i < levels; i++) body = lenPrefixedField(1, body);
+      return body;
     };
     const protobufCases: { name: string; path: string; body: () => Buffer; headers?: Record<string, string>; status: number; error: RegExp }[] = [
       { name: 'junk protobuf', path: '/v1/traces', body: () => Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x12, 0x34]), status: 400, error: /not a valid protobuf ExportTraceServiceRequest/ },
@@ -350,6 +356,7 @@ describe('hostile bodies on /v1/ingest', () => {
       // 5 KB gzipped, 5 MB of empty messages: decoded, over 600 MB
       { name: 'a gzip bomb of empty resources', path: '/v1/traces', body: () => gzipSync(Buffer.alloc(5_000_000, Buffer.from([0x0a, 0x00]))), headers: { 'content-encoding': 'gzip' }, status: 413, error: /more than 600000 protobuf messages/ },
       { name: 'a span of empty attributes', path: '/v1/traces', body: () => emptyAttributes(1_000_000), status: 413, error: /more than 600000 protobuf messages/ },
+      { name: 'empty messages nested past the depth counted', path: '/v1/traces', body: () => deepEmptyMessages(20, 1_000_000), status: 413, error: /more than 600000 protobuf messages/ },
     ];
 
     for (const c of protobufCases) {

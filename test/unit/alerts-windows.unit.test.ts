@@ -65,5 +65,9 @@ describe('the value of a windowed rule', () => {
     expect(p95({ finished: 2, [`h${bin}`]: 2, [`d${bin}`]: 115_000 + 125_000 })).toBe(120_000);
     // a slot counted before bins kept their durations falls back to the bin's upper bound
     expect(p95({ finished: 1, [`h${bin}`]: 1 })).toBe(Math.round(2 ** ((bin + 1) / 4)));
+    // and, beside slots that kept them, counts at that bound rather than as runs of no duration
+    const mixed = windowValue(rule('p95_run_duration_ms', '1h'), [{ slot: T0, counters: { finished: 10, [`h${bin}`]: 10 } }, { slot: T0 + 5 * MIN, counters: finished(120_000) }], T0 + 6 * MIN);
+    expect(mixed).toBeGreaterThanOrEqual(120_000);
+    expect(mixed).toBeLessThanOrEqual(Math.round(2 ** ((bin + 1) / 4)));
   });
 });

@@ -252,8 +252,14 @@ function countMessages(buf: Uint8Array, start: number, end: number, depth: numbe
         }
         if (p + len > end) return false;
         const before = counted.messages;
-        if (depth < MAX_SCAN_DEPTH && countMessages(buf, p, p + len, depth + 1, counted)) counted.messages += 1;
-        else counted.messages = before;
+        if (depth >= MAX_SCAN_DEPTH) {
+          // too deep to look inside cheaply: charge what the field could hold at most (a message takes 2 bytes or more)
+          counted.messages += 1 + (len >> 1);
+        } else if (countMessages(buf, p, p + len, depth + 1, counted)) {
+          counted.messages += 1;
+        } else {
+          counted.messages = before;
+        }
         p += len;
         break;
       }
