@@ -5,7 +5,7 @@
  * and again at each delivery (the name may be re-pointed in between), and delivery connects to the
  * addresses checked here rather than resolving again.
  */
-import { lookup } from 'node:dns/promises';
+import { lookup, Resolver as DnsResolver } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
 
@@ -31,8 +31,23 @@ export type UrlCheck =
   | { ok: true; url: URL; addresses: string[] }
   | { ok: false; reason: string };
 
+/**
+ * The system's resolver (hosts file, then DNS), for a developer's machine (`localhost` and the like).
+ * It runs on libuv's four threads and cannot be cancelled, so outside local mode names go to DNS
+ * directly: c-ares times out by itself, and a slow name server holds no thread other lookups need.
+ */
 const systemResolve: Resolver = async (host) =>
   (await lookup(host, { all: true, verbatim: true })).map((entry) => entry.address);
+
+const dnsResolve: Resolver = async (host) => {
+  // loopback by definition (RFC 6761), though no name server answers for it
+  if (host === 'localhost' || host.endsWith('.localhost')) return ['127.0.0.1', '::1'];
+  const resolver = new DnsResolver({ timeout: 2_000, tries: 2 });
+  const answers = await Promise.allSettled([resolver.resolve4(host), resolver.resolve6(host)]);
+  const found = answers.flatMap((a) => (a.status === 'fulfilled' ? a.value : []));
+  if (found.length === 0) throw new Error(`${host} has no address`);
+  return found;
+};
 
 // Named explicitly for a clearer refusal; both also fall in ranges refused anyway.
 const METADATA_ADDRESSES = new Set(['169.254.169.254', 'fd00:ec2::254']);
@@ -111,7 +126,7 @@ export async function checkWebhookUrl(raw: string, opts: UrlGuardOptions): Promi
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
     try {
-      const answer = await Promise.race([(opts.resolve ?? systemResolve)(host), timedOut]);
+      const answer = await Promise.race([(opts.resolve ?? (opts.localMode ? systemResolve : dnsResolve))(host), timedOut]);
       if (answer === 'timeout') return { ok: false, reason: `webhook host ${host} did not resolve within ${timeoutMs} ms` };
       resolved = answer;
     } catch {
