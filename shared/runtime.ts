@@ -40,12 +40,13 @@ function authenticator(): Authenticator {
   return auth;
 }
 
-export function handleIngest(req: HttpRequest): Promise<HttpResponse> {
+/** `deadlineAt` (epoch ms): when the function will be stopped; the request is answered 503 before then. */
+export function handleIngest(req: HttpRequest, deadlineAt?: number): Promise<HttpResponse> {
   ingest ??= new IngestService(stores(), authenticator(), deliveryQueue(), {
     maxBodyBytes: config().LIDLESS_MAX_BODY_BYTES,
     cacheMs: config().LIDLESS_AUTH_CACHE_MS,
   });
-  return ingest.handle(req);
+  return ingest.handle(req, deadlineAt);
 }
 
 let cursorKey: Promise<Buffer> | undefined;

@@ -44,7 +44,7 @@ export class IngestService {
     this.control = new ControlTable(stores);
   }
 
-  async handle(req: HttpRequest): Promise<HttpResponse> {
+  async handle(req: HttpRequest, deadlineAt?: number): Promise<HttpResponse> {
     const started = Date.now();
     const signal = OTLP_PATHS[req.path];
     if (req.path !== '/v1/ingest' && !signal) return json(404, { error: `no such endpoint: ${req.method} ${req.path}` });
@@ -61,7 +61,7 @@ export class IngestService {
       if (signal) limitDepth(decoded);
       const parsed = signal ? OTLP_PARSERS[signal](decoded, receivedAt) : parseNativeBatch(decoded);
       const { tenant, rules } = await this.tenantContext(tenantId);
-      const outcome = await ingestParsed({ stores: this.stores, tenant, rules }, parsed, batchIdOf(tenantId, parsed.source, body));
+      const outcome = await beforeDeadline(ingestParsed({ stores: this.stores, tenant, rules }, parsed, batchIdOf(tenantId, parsed.source, body)), deadlineAt);
       await this.enqueueAlerts(outcome);
       emit('eventsAccepted', outcome.accepted);
       emit('eventsRejected', outcome.rejected.length);
@@ -131,6 +131,23 @@ export class IngestService {
     if (!signal) return json(status, { error: known.message }, extra);
     const { body, contentType } = encodeOtlpStatus(known.code === 'UNSUPPORTED_MEDIA_TYPE' ? 'json' : encoding, grpcCode(status), known.message);
     return { statusCode: status, headers: { 'content-type': contentType, ...extra }, body };
+  }
+}
+
+/**
+ * The work's result, or a 503 once `deadlineAt` passes. Work given up may still finish later, and a
+ * retry of the request is told its events were taken: every write is idempotent.
+ */
+async function beforeDeadline<T>(work: Promise<T>, deadlineAt: number | undefined): Promise<T> {
+  if (deadlineAt === undefined) return work;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new UnavailableError('the request took too long to store; retry it')), Math.max(0, deadlineAt - Date.now()));
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -166,6 +166,31 @@ describe('a batch whose storage write fails', () => {
     expect(await snapshot(t, runIds)).toEqual(expected);
   });
 
+  it('answers 503 with Retry-After before the function would be stopped when storage does not answer, and the retry converges', async () => {
+    // Prepare: the index write never answers, the first time
+    const t0 = Date.now() - 30 * 60_000;
+    const { events, runIds } = nativeBatch(2, t0);
+    const expected = await cleanSnapshot(events, runIds);
+    const t = await newTenant('ddb-hang');
+    const faulty = faultyStack({ dynamo: (command, nth) => (command === 'BatchExecuteStatementCommand' && nth === 1 ? 'hang' : undefined) });
+    const body = JSON.stringify({ events });
+
+    // Act
+    const started = Date.now();
+    const late = await faulty.post('/v1/ingest', t.key, body, {}, Date.now() + 500);
+    const answeredIn = Date.now() - started;
+    const retried = await faulty.post('/v1/ingest', t.key, body);
+
+    // Assess
+    expect(late.statusCode).toBe(503);
+    expect(late.headers['retry-after']).toBe('1');
+    expect(JSON.parse(String(late.body))).toEqual({ error: 'the request took too long to store; retry it' });
+    expect(answeredIn).toBeLessThan(5_000);
+    expect(retried.statusCode).toBe(200);
+    expect(JSON.parse(String(retried.body))).toMatchObject({ accepted: events.length, duplicates: 0 });
+    expect(await snapshot(t, runIds)).toEqual(expected);
+  });
+
   it('a batch whose second index write fails is completed by the retry, the committed part counted once', async () => {
     // Prepare: enough runs (990 events) that the index write takes several calls of 25 statements
     const t0 = Date.now() - 35 * 60_000;
