@@ -37,14 +37,23 @@ interface Call {
   action: string;
   /** a table id, `<table id>/index/<name>`, `bucket` or `queue` */
   resource: string;
+  /** the partition key the call touches (what `dynamodb:LeadingKeys` conditions look at), when it names one */
+  leadingKey?: string;
 }
 
 const calls: Call[] = [];
 let current: HandlerName | undefined;
 
-function record(action: string, resource: string): void {
+function record(action: string, resource: string, leadingKey?: string): void {
   if (!current) throw new Error(`an AWS call (${action}) outside any handler`);
-  calls.push({ fn: current, action, resource });
+  calls.push({ fn: current, action, resource, ...(leadingKey === undefined ? {} : { leadingKey }) });
+}
+
+/** A partition key as the input carries it, marshalled or not. */
+function pkOf(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  const marshalled = (value as { S?: unknown } | undefined)?.S;
+  return typeof marshalled === 'string' ? marshalled : undefined;
 }
 
 /** The table id of a physical table name of the embedded stack. */
@@ -56,9 +65,11 @@ function tableId(name: string): TableId {
 
 type Input = Record<string, any>;
 
+type Needed = [action: string, resource: string, leadingKey?: string];
+
 /** The IAM actions a DynamoDB call needs, per table (or index), by the SDK operation's command; an unknown one fails the test. */
-function dynamoActions(command: string, input: Input): [string, string][] {
-  const one = (action: string) => [[`dynamodb:${action}`, tableId(input.TableName)]] as [string, string][];
+function dynamoActions(command: string, input: Input): Needed[] {
+  const one = (action: string): Needed[] => [[`dynamodb:${action}`, tableId(input.TableName), pkOf(input.Key?.pk ?? input.Item?.pk)]];
   switch (command) {
     case 'GetItemCommand':
       return one('GetItem');
@@ -69,16 +80,16 @@ function dynamoActions(command: string, input: Input): [string, string][] {
     case 'DeleteItemCommand':
       return one('DeleteItem');
     case 'QueryCommand':
-      return [['dynamodb:Query', tableId(input.TableName) + (input.IndexName ? `/index/${input.IndexName}` : '')]];
+      return [['dynamodb:Query', tableId(input.TableName) + (input.IndexName ? `/index/${input.IndexName}` : ''), pkOf(input.ExpressionAttributeValues?.[':pk'])]];
     case 'BatchGetItemCommand':
-      return Object.keys(input.RequestItems).map((t) => ['dynamodb:BatchGetItem', tableId(t)]);
+      return Object.entries(input.RequestItems as Record<string, Input>).flatMap(([t, r]) => (r.Keys as Input[]).map((k): Needed => ['dynamodb:BatchGetItem', tableId(t), pkOf(k.pk)]));
     case 'BatchWriteItemCommand':
-      return Object.keys(input.RequestItems).map((t) => ['dynamodb:BatchWriteItem', tableId(t)]);
+      return Object.keys(input.RequestItems).map((t): Needed => ['dynamodb:BatchWriteItem', tableId(t)]);
     case 'TransactWriteItemsCommand': {
       const kinds: Record<string, string> = { Put: 'PutItem', Update: 'UpdateItem', Delete: 'DeleteItem', ConditionCheck: 'ConditionCheckItem' };
-      return (input.TransactItems as Input[]).map((item) => {
-        const [kind, op] = Object.entries(item)[0]!;
-        return [`dynamodb:${kinds[kind]}`, tableId((op as Input).TableName)];
+      return (input.TransactItems as Input[]).map((item): Needed => {
+        const [kind, op] = Object.entries(item)[0] as [string, Input];
+        return [`dynamodb:${kinds[kind]}`, tableId(op.TableName), pkOf(op.Key?.pk ?? op.Item?.pk)];
       });
     }
     case 'BatchExecuteStatementCommand':
@@ -92,10 +103,10 @@ function dynamoActions(command: string, input: Input): [string, string][] {
   }
 }
 
-function s3Actions(command: string, input: Input): [string, string][] {
+function s3Actions(command: string, input: Input): Needed[] {
   switch (command) {
     case 'PutObjectCommand':
-      return [['s3:PutObject', 'bucket'], ...(input.Tagging ? [['s3:PutObjectTagging', 'bucket'] as [string, string]] : [])];
+      return [['s3:PutObject', 'bucket'], ...(input.Tagging ? [['s3:PutObjectTagging', 'bucket'] as Needed] : [])];
     case 'GetObjectCommand':
       return [['s3:GetObject', 'bucket']];
     default:
@@ -103,10 +114,10 @@ function s3Actions(command: string, input: Input): [string, string][] {
   }
 }
 
-function recorder(actions: (command: string, input: Input) => [string, string][]) {
+function recorder(actions: (command: string, input: Input) => Needed[]) {
   return <A extends { input: unknown }, R>(next: (args: A) => Promise<R>, context: { commandName?: string }) =>
     async (args: A): Promise<R> => {
-      for (const [action, resource] of actions(String(context.commandName), args.input as Input)) record(action, resource);
+      for (const [action, resource, leadingKey] of actions(String(context.commandName), args.input as Input)) record(action, resource, leadingKey);
       return next(args);
     };
 }
@@ -264,7 +275,7 @@ describe('every AWS call a handler makes is allowed by its role', () => {
 
   function uniqueCalls(): Call[] {
     const seen = new Map<string, Call>();
-    for (const c of calls) seen.set(`${c.fn} ${c.action} ${c.resource}`, c);
+    for (const c of calls) seen.set(`${c.fn} ${c.action} ${c.resource} ${c.leadingKey ?? ''}`, c);
     return [...seen.values()];
   }
 
@@ -272,19 +283,43 @@ describe('every AWS call a handler makes is allowed by its role', () => {
     return Stack.of(construct).getLogicalId(construct.node.defaultChild as CfnResource);
   }
 
-  /** Whether an Allow statement of the function's role names the action on the call's resource. */
+  /**
+   * Whether the function's role allows the call: an Allow statement names the action on the call's
+   * resource, its condition holding, and no Deny statement that applies does.
+   */
   function allowed(c: Call): boolean {
     const roleId = logicalId(stack.functions[c.fn].role);
     const statements = Object.values(template.findResources('AWS::IAM::Policy'))
       .filter((p) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === roleId))
-      .flatMap((p) => p.Properties.PolicyDocument.Statement as { Effect: string; Action: string | string[]; Resource: unknown }[]);
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
     const [table, index] = c.resource.split('/index/');
     const target =
       c.resource === 'bucket' ? logicalId(stack.resources.rawBucket) : c.resource === 'queue' ? logicalId(stack.resources.deliveryQueue) : logicalId(stack.resources.tables[table as TableId]);
-    return statements.some((s) => {
-      if (s.Effect !== 'Allow' || ![s.Action].flat().includes(c.action)) return false;
+    const applies = (s: Statement) => {
+      if (![s.Action].flat().includes(c.action)) return false;
       const resources = [s.Resource].flat().map((r) => JSON.stringify(r));
-      return resources.some((r) => r.includes(target) && (index === undefined ? !r.includes('/index/') : r.includes(`/index/${index}`)));
-    });
+      return resources.some((r) => r.includes(target) && (index === undefined ? !r.includes('/index/') : r.includes(`/index/${index}`))) && conditionHolds(s.Condition, c);
+    };
+    return statements.some((s) => s.Effect === 'Allow' && applies(s)) && !statements.some((s) => s.Effect === 'Deny' && applies(s));
   }
 });
+
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: Record<string, Record<string, string[]>>;
+}
+
+/** The `dynamodb:LeadingKeys` conditions the stack uses, on the call's partition key; any other condition fails the test. */
+function conditionHolds(condition: Statement['Condition'], c: Call): boolean {
+  if (!condition) return true;
+  return Object.entries(condition).every(([operator, tests]) => {
+    const patterns = tests['dynamodb:LeadingKeys'];
+    if (!patterns || Object.keys(tests).length !== 1 || !['ForAllValues:StringLike', 'ForAnyValue:StringLike'].includes(operator)) {
+      throw new Error(`a condition this test cannot judge: ${JSON.stringify(condition)}`);
+    }
+    if (c.leadingKey === undefined) throw new Error(`${c.fn} ${c.action} on ${c.resource}: the call's partition key is unknown, but a statement is conditioned on it`);
+    return patterns.some((p) => new RegExp(`^${p.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(c.leadingKey!));
+  });
+}
