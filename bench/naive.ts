@@ -2,6 +2,7 @@ import { gunzipSync } from 'node:zlib';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Stores } from '../shared/store/clients.ts';
+import { forEachConcurrently } from '../shared/concurrency.ts';
 import type { Meter, Tally } from './meter.ts';
 import type { PreparedBatch } from './dataset.ts';
 
@@ -22,18 +23,13 @@ const PARALLEL = 16;
 
 async function writeBatch(s: Stores, tenantId: string, body: Buffer): Promise<number> {
   const { events } = JSON.parse(gunzipSync(body).toString('utf8')) as { events: { id: string; runId: string }[] };
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < events.length; i = next++) {
-      const e = events[i]!;
-      const json = JSON.stringify(e);
-      await Promise.all([
-        s.s3.send(new PutObjectCommand({ Bucket: s.bucket, Key: `naive/${tenantId}/${e.runId}/${e.id}.json`, Body: json, ContentType: 'application/json' })),
-        s.ddb.send(new PutCommand({ TableName: s.tables.runs, Item: { pk: `${tenantId}#NAIVE#${e.runId}`, sk: e.id, event: json } })),
-      ]);
-    }
-  };
-  await Promise.all(Array.from({ length: PARALLEL }, worker));
+  await forEachConcurrently(events, PARALLEL, async (e) => {
+    const json = JSON.stringify(e);
+    await Promise.all([
+      s.s3.send(new PutObjectCommand({ Bucket: s.bucket, Key: `naive/${tenantId}/${e.runId}/${e.id}.json`, Body: json, ContentType: 'application/json' })),
+      s.ddb.send(new PutCommand({ TableName: s.tables.runs, Item: { pk: `${tenantId}#NAIVE#${e.runId}`, sk: e.id, event: json } })),
+    ]);
+  });
   return events.length;
 }
 

@@ -188,15 +188,9 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       res.end(JSON.stringify({ error: `body is larger than ${MAX_REQUEST_BYTES} bytes` }));
       return;
     }
-    const byOperator = () => {
-      if (constantTimeEqual(req.headers.authorization ?? '', `Bearer ${op.token}`)) return true;
-      res.writeHead(401, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: 'operator token required' }));
-      return false;
-    };
     if (path === '/_local/evaluate' && req.method === 'POST') {
       // local only: run the scheduled evaluator now, optionally as if at another time (tests, demos)
-      if (!byOperator()) return;
+      if (!byOperator(req, res, op.token)) return;
       const at = localEvaluationTime(body);
       if (at === undefined) {
         res.writeHead(400, { 'content-type': 'application/json' });
@@ -210,7 +204,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     }
     if (path === '/_local/settle' && req.method === 'POST' && poller) {
       // local only: wait until the day cells hold every run change written so far (tests, the CLI)
-      if (!byOperator()) return;
+      if (!byOperator(req, res, op.token)) return;
       await settle();
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ settled: true }));
@@ -289,6 +283,14 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       await Promise.allSettled([s3server.stop(), dynamo.stop()]);
     },
   };
+}
+
+/** Whether a `/_local/*` request carries the operator token; answers 401 when it does not. */
+function byOperator(req: IncomingMessage, res: ServerResponse, token: string): boolean {
+  if (constantTimeEqual(req.headers.authorization ?? '', `Bearer ${token}`)) return true;
+  res.writeHead(401, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ error: 'operator token required' }));
+  return false;
 }
 
 /** The time `/_local/evaluate` evaluates at: now, or the body's `now`; undefined when the body is neither. */

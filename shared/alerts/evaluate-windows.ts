@@ -7,6 +7,7 @@ import { alertPut, alertSortKey, getRuleStates, listAlerts, ruleStatePut, type A
 import { binUpperMs, type Counters } from '../aggregate/cells.ts';
 import { SLOT_MS } from '../aggregate/run-state.ts';
 import { crosses, isWindowMetric } from './rules.ts';
+import { forEachConcurrently } from '../concurrency.ts';
 import type { DeliveryMessage } from './queue.ts';
 
 /**
@@ -138,16 +139,12 @@ export async function evaluateAll(s: Stores, now: number): Promise<DeliveryMessa
   const control = new ControlTable(s);
   const out: DeliveryMessage[] = [];
   // several tenants at a time: one tenant's many rules must not leave the others unevaluated at the timeout
-  const tenants = await control.listTenants();
-  const worker = async () => {
-    for (let tenant = tenants.pop(); tenant; tenant = tenants.pop()) {
-      const rules = await control.listRules(tenant.tenantId);
-      if (rules.length === 0) continue;
-      out.push(...(await evaluateTenant(s, tenant, rules, now)));
-      out.push(...(await stalePendingDeliveries(s, tenant.tenantId, now)));
-    }
-  };
-  await Promise.all(Array.from({ length: TENANTS_AT_ONCE }, worker));
+  await forEachConcurrently(await control.listTenants(), TENANTS_AT_ONCE, async (tenant) => {
+    const rules = await control.listRules(tenant.tenantId);
+    if (rules.length === 0) return;
+    out.push(...(await evaluateTenant(s, tenant, rules, now)));
+    out.push(...(await stalePendingDeliveries(s, tenant.tenantId, now)));
+  });
   return out;
 }
 

@@ -97,38 +97,43 @@ const PEM_HEADER = /-----BEGIN ((?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVA
 const PEM_BODY = /[A-Za-z0-9+/=\s\\]*/y;
 
 function redactPrivateKeys(input: string): Replaced {
-  const replacement = marker('private_key');
   // footers known to be absent after some position are absent after any later one: look for each once
   const missingFooters = new Set<string>();
-  let out = '';
-  let copiedUpTo = 0;
-  let searchFrom = 0;
-  let count = 0;
-  for (;;) {
-    const start = input.indexOf(PEM_BEGIN, searchFrom);
-    if (start < 0) break;
+  return replaceFound(input, PEM_BEGIN, 'private_key', (start) => {
     PEM_HEADER.lastIndex = start;
     const header = PEM_HEADER.exec(input);
-    if (!header) {
-      searchFrom = start + PEM_BEGIN.length;
-      continue;
-    }
+    if (!header) return [-1, start + PEM_BEGIN.length];
     const bodyStart = start + header[0].length;
     const footer = `-----END ${header[1]}`;
     const footerAt = missingFooters.has(footer) ? -1 : input.indexOf(footer, bodyStart);
-    let stop: number;
-    if (footerAt >= 0) {
-      stop = footerAt + footer.length;
-    } else {
-      missingFooters.add(footer);
-      PEM_BODY.lastIndex = bodyStart;
-      PEM_BODY.exec(input);
-      stop = PEM_BODY.lastIndex;
+    if (footerAt >= 0) return [footerAt + footer.length, footerAt + footer.length];
+    missingFooters.add(footer);
+    PEM_BODY.lastIndex = bodyStart;
+    PEM_BODY.exec(input);
+    return [PEM_BODY.lastIndex, PEM_BODY.lastIndex];
+  });
+}
+
+/**
+ * Replaces the secrets found at each occurrence of `prefix` with the marker of `kind`: `match` answers
+ * where the secret starting there ends (-1 when none does) and where to look for the next one.
+ */
+function replaceFound(input: string, prefix: string, kind: RedactionKind, match: (start: number) => [end: number, next: number]): Replaced {
+  const replacement = marker(kind);
+  let out = '';
+  let copiedUpTo = 0;
+  let from = 0;
+  let count = 0;
+  for (;;) {
+    const start = input.indexOf(prefix, from);
+    if (start < 0) break;
+    const [end, next] = match(start);
+    if (end >= 0) {
+      out += input.slice(copiedUpTo, start) + replacement;
+      copiedUpTo = end;
+      count += 1;
     }
-    out += input.slice(copiedUpTo, start) + replacement;
-    copiedUpTo = stop;
-    searchFrom = stop;
-    count += 1;
+    from = next;
   }
   return count === 0 ? { value: input, count } : { value: out + input.slice(copiedUpTo), count };
 }
@@ -149,29 +154,9 @@ function runEnd(input: string, from: number): number {
   return i;
 }
 
-/** Finds `prefix` where a token may start (not inside a word), calling `match` with its position; `match` answers [end of the secret, or -1, where to look next]. */
-function scanTokens(input: string, prefix: string, kind: RedactionKind, match: (start: number) => [number, number]): Replaced {
-  const replacement = marker(kind);
-  let out = '';
-  let copiedUpTo = 0;
-  let from = 0;
-  let count = 0;
-  for (;;) {
-    const start = input.indexOf(prefix, from);
-    if (start < 0) break;
-    if (start > 0 && ALNUM.test(input[start - 1]!)) {
-      from = start + 1;
-      continue;
-    }
-    const [end, next] = match(start);
-    if (end >= 0) {
-      out += input.slice(copiedUpTo, start) + replacement;
-      copiedUpTo = end;
-      count += 1;
-    }
-    from = next;
-  }
-  return count === 0 ? { value: input, count } : { value: out + input.slice(copiedUpTo), count };
+/** `replaceFound` for a token, which starts where no letter or digit is right before it. */
+function scanTokens(input: string, prefix: string, kind: RedactionKind, match: (start: number) => [end: number, next: number]): Replaced {
+  return replaceFound(input, prefix, kind, (start) => (start > 0 && ALNUM.test(input[start - 1]!) ? [-1, start + 1] : match(start)));
 }
 
 /** `sk-…`: 20 or more token characters after the prefix, a digit among them; not `sk-ant-` (Anthropic's). */

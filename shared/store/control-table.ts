@@ -140,15 +140,20 @@ export class ControlTable {
     return strip<TenantKey>(res.Item);
   }
   /** Returns false when there is no such key. Revoking twice keeps the first revocation time. */
-  async revokeKey(keyId: string, at: string): Promise<boolean> {
+  revokeKey(keyId: string, at: string): Promise<boolean> {
+    return this.updateExisting(keyKey(keyId), 'SET revokedAt = if_not_exists(revokedAt, :at)', { ':at': at });
+  }
+
+  /** Applies `update` to the item at `key` if it exists; false when it does not. */
+  private async updateExisting(key: Record<string, string>, update: string, values: Record<string, unknown>): Promise<boolean> {
     try {
       await this.s.ddb.send(
         new UpdateCommand({
           TableName: this.s.tables.control,
-          Key: keyKey(keyId),
-          UpdateExpression: 'SET revokedAt = if_not_exists(revokedAt, :at)',
+          Key: key,
+          UpdateExpression: update,
           ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':at': at },
+          ExpressionAttributeValues: values,
         }),
       );
       return true;
@@ -174,23 +179,13 @@ export class ControlTable {
     return strip<Consultant>(res.Item);
   }
   /** Revokes a consultant's token, and its grants with it; false when there is no such consultant. Revoking twice keeps the first time. */
-  async revokeConsultant(id: string, at: string): Promise<boolean> {
-    try {
-      await this.s.ddb.send(
-        new UpdateCommand({
-          TableName: this.s.tables.control,
-          Key: consultantKey(id),
-          // the grants' version moves too, so a grant change read before this one cannot write its list back
-          UpdateExpression: 'SET revokedAt = if_not_exists(revokedAt, :at), tenantIds = :none ADD grantsVersion :one',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':at': at, ':none': [], ':one': 1 },
-        }),
-      );
-      return true;
-    } catch (err) {
-      if ((err as Error).name === 'ConditionalCheckFailedException') return false;
-      throw err;
-    }
+  revokeConsultant(id: string, at: string): Promise<boolean> {
+    // the grants' version moves too, so a grant change read before this one cannot write its list back
+    return this.updateExisting(consultantKey(id), 'SET revokedAt = if_not_exists(revokedAt, :at), tenantIds = :none ADD grantsVersion :one', {
+      ':at': at,
+      ':none': [],
+      ':one': 1,
+    });
   }
   /**
    * Changes the grant list in one read-modify-write, retried when another change landed in between

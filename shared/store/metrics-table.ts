@@ -4,6 +4,7 @@ import type { Stores } from './clients.ts';
 import type { Tenant } from './control-table.ts';
 import type { MetricPoint } from '../model.ts';
 import { UnavailableError } from '../errors.ts';
+import { forEachConcurrently } from '../concurrency.ts';
 
 /**
  * The metrics table: tenant metrics received on /v1/metrics. This module owns its key layout:
@@ -35,17 +36,13 @@ export async function recordMetricPoints(s: Stores, tenant: Tenant, points: read
   let duplicates = 0;
   // a series' points go in time order, one after the other; series are independent, and a large export
   // (a Collector's, thousands of series) written one series at a time would outlast the function
-  const queue = [...series.values()];
-  const worker = async () => {
-    for (let list = queue.pop(); list; list = queue.pop()) {
-      list.sort((a, b) => a.at - b.at);
-      for (const p of list) {
-        if (await recordPoint(s, tenant, p)) accepted++;
-        else duplicates++;
-      }
+  await forEachConcurrently([...series.values()], SERIES_AT_ONCE, async (list) => {
+    list.sort((a, b) => a.at - b.at);
+    for (const p of list) {
+      if (await recordPoint(s, tenant, p)) accepted++;
+      else duplicates++;
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(SERIES_AT_ONCE, queue.length) }, worker));
+  });
   return { accepted, duplicates };
 }
 

@@ -213,59 +213,54 @@ function assertFewMessages(body: Uint8Array): void {
  * once past the bound. Answers false when the range is not a sequence of fields.
  */
 function countMessages(buf: Uint8Array, start: number, end: number, depth: number, counted: { messages: number }): boolean {
-  let p = start;
-  while (p < end) {
+  const at = { p: start };
+  while (at.p < end) {
     if (counted.messages > MAX_MESSAGES) return true;
-    // the tag: field number and wire type
-    let tag = 0;
-    let shift = 0;
-    for (;;) {
-      if (p >= end || shift > 28) return false;
-      const b = buf[p++]!;
-      tag += (b & 0x7f) * 2 ** shift;
-      shift += 7;
-      if (b < 0x80) break;
-    }
+    const tag = readVarint(buf, at, end);
     if (tag < 8) return false;
     switch (tag & 7) {
       case 0:
-        for (;;) {
-          if (p >= end) return false;
-          if (buf[p++]! < 0x80) break;
-        }
+        if (readVarint(buf, at, end, 10) < 0) return false;
         break;
       case 1:
-        p += 8;
+        at.p += 8;
         break;
       case 5:
-        p += 4;
+        at.p += 4;
         break;
       case 2: {
-        let len = 0;
-        shift = 0;
-        for (;;) {
-          if (p >= end || shift > 28) return false;
-          const b = buf[p++]!;
-          len += (b & 0x7f) * 2 ** shift;
-          shift += 7;
-          if (b < 0x80) break;
-        }
-        if (p + len > end) return false;
+        const len = readVarint(buf, at, end);
+        if (len < 0 || at.p + len > end) return false;
         const before = counted.messages;
         if (depth >= MAX_SCAN_DEPTH) {
           // too deep to look inside cheaply: charge what the field could hold at most (a message takes 2 bytes or more)
           counted.messages += 1 + (len >> 1);
-        } else if (countMessages(buf, p, p + len, depth + 1, counted)) {
+        } else if (countMessages(buf, at.p, at.p + len, depth + 1, counted)) {
           counted.messages += 1;
         } else {
           counted.messages = before;
         }
-        p += len;
+        at.p += len;
         break;
       }
       default:
         return false;
     }
   }
-  return p === end;
+  return at.p === end;
+}
+
+/**
+ * The varint at `at.p`, moving past it; -1 when it runs past `end` or over `maxBytes` (5 by default: no
+ * tag or length is wider; a scalar value may take 10, and its value is then only approximate).
+ */
+function readVarint(buf: Uint8Array, at: { p: number }, end: number, maxBytes = 5): number {
+  let value = 0;
+  for (let shift = 0; shift < maxBytes * 7; shift += 7) {
+    if (at.p >= end) return -1;
+    const b = buf[at.p++]!;
+    value += (b & 0x7f) * 2 ** shift;
+    if (b < 0x80) return value;
+  }
+  return -1;
 }
